@@ -1,0 +1,30 @@
+# Two commands do all set-up: `make run` (main job) and `make test` (the whole test suite).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run test docker bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+## run: set up, then evaluate the built-in smoke suite on the embedded models and print the results
+run: $(BIN)/.installed
+	$(BIN)/harness smoke
+
+## test: set up (Docker engine included where it may be started), then run the whole test suite
+test: $(BIN)/.installed docker
+	$(BIN)/python -m pytest -q -ra
+
+## docker: make sure a Docker engine answers (installs and starts one where allowed)
+docker:
+	@bash sandboxes/ensure-docker.sh || echo "make: no Docker engine; container tests will be skipped (see above)"
+
+bench: $(BIN)/.installed
+	$(BIN)/python bench/engine_overhead.py
+
+clean:
+	rm -rf $(VENV) .harness .pytest_cache

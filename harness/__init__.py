@@ -1,0 +1,3 @@
+"""harness: an evaluation harness for code LLMs."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,253 @@
+"""The `harness` command. Every option can also be set by the environment variable shown in --help."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .models import ModelError, make_adapter
+from .registry import all_tasks, get_task
+from .report import as_json, as_table, summarize
+from .runner import RunConfig, RunConflict, Runner
+from .store import Store, StoreError
+from .task import LoadOptions, TaskError, load_template
+from .types import GenParams
+
+EXIT_INTERRUPTED = 130
+EXIT_INCOMPLETE = 3
+
+def opt(*decls, env: str, **kwargs):
+    """A click option that can also come from the environment variable `env`."""
+    return click.option(*decls, envvar=env, show_envvar=True, **kwargs)
+
+class HarnessError(click.ClickException):
+    """One clear line, with a hint, and exit code 1."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message + (f"\n  hint: {hint}" if hint else ""))
+
+def _store(ctx: click.Context) -> Store:
+    try:
+        return Store(ctx.obj["store"])
+    except StoreError as exc:
+        raise HarnessError(str(exc), "pass --store with a writable path") from exc
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@opt("--store", env="HARNESS_STORE", type=click.Path(dir_okay=False, path_type=Path),
+     default=Path(".harness/store.sqlite"), help="SQLite file holding runs, responses and verdicts.")
+@click.version_option(__version__, prog_name="harness")
+@click.pass_context
+def main(ctx: click.Context, store: Path) -> None:
+    """Evaluate code LLMs on benchmarks: load, prompt, sandbox, grade, report.
+
+    \b
+    Typical use:
+      harness list
+      harness run --task tmbench --model openai:gpt-4o --limit 20
+      harness report --format json
+    Running the same `harness run` again resumes it: finished samples are skipped and
+    responses and verdicts already computed are reused.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["store"] = store
+
+@main.command("list")
+def list_cmd() -> None:
+    """List the tasks: built-in folders and installed plug-ins, with their splits and sizes."""
+    rows = []
+    for task in all_tasks():
+        size = task.size()
+        rows.append((task.name, ", ".join(task.splits), "?" if size is None else str(size), task.description))
+    header = ("task", "splits", "samples", "description")
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header[:3])]
+    for row in [header, *rows]:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row[:3], widths)) + "  " + row[3])
+
+def _gen_params(temperature, top_p, max_tokens, stop, seed, model_arg) -> GenParams:
+    extra = []
+    for item in model_arg:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint="--model-arg")
+        extra.append((key, value))
+    return GenParams(temperature=temperature, top_p=top_p, max_tokens=max_tokens, stop=tuple(stop), seed=seed,
+                     extra=tuple(sorted(extra)))
+
+def execute_run(store: Store, task_ref: str, model: str, params: GenParams, options: LoadOptions,
+                samples: int = 1, prompt_template: Path | None = None, run_name: str | None = None,
+                fresh: bool = False, base_url: str | None = None, concurrency: int | None = None,
+                grade_workers: int = 2, progress: bool = True) -> tuple[Runner, object]:
+    task = get_task(task_ref)
+    task.split_or_default(options.split)
+    template_path = prompt_template or task.template_path()
+    template, template_sha = load_template(template_path)
+    adapter = make_adapter(model, params, task, base_url=base_url, concurrency=concurrency)
+    cfg = RunConfig(task=task, adapter=adapter, params=params, options=options, template=template,
+                    template_sha256=template_sha, template_path=str(template_path), samples_per_problem=samples,
+                    run_name=run_name, fresh=fresh, grade_workers=grade_workers, progress=progress)
+    runner = Runner(cfg, store)
+    ref = task_ref if not Path(task_ref).is_dir() else str(Path(task_ref).resolve())
+    runner.record["task_ref"] = ref
+    return runner, runner.run()
+
+@main.command()
+@opt("--task", "-t", "task_ref", env="HARNESS_TASK", required=True,
+     help="Task name (see `harness list`), an installed plug-in, or a task folder's path.")
+@opt("--model", "-m", env="HARNESS_MODEL", required=True,
+     help="BACKEND:NAME: openai:<model>, anthropic:<model>, replay:<file.jsonl>, or oracle.")
+@opt("--limit", env="HARNESS_LIMIT", type=click.IntRange(min=1), help="Evaluate only the first N samples.")
+@opt("--samples", "-n", env="HARNESS_SAMPLES", type=click.IntRange(min=1), default=1,
+     help="Attempts per sample (for pass@k).")
+@opt("--split", env="HARNESS_SPLIT", help="Task split or variant (default: the task's own).")
+@opt("--data", env="HARNESS_DATA", help="Local data file or folder, or hf:<repo id>[@revision].")
+@opt("--prompt-template", env="HARNESS_PROMPT_TEMPLATE", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+     help="A Jinja template to use instead of the task's own prompt.jinja.")
+@opt("--run-name", env="HARNESS_RUN_NAME", help="Name of the run (default: derived from the configuration).")
+@opt("--fresh", env="HARNESS_FRESH", is_flag=True, help="Ignore cached responses and verdicts; redo everything.")
+@opt("--base-url", env="HARNESS_BASE_URL", help="OpenAI-compatible endpoint (vLLM, SGLang, llama.cpp, Ollama).")
+@opt("--temperature", env="HARNESS_TEMPERATURE", type=float, default=0.0, help="Sampling temperature.")
+@opt("--top-p", env="HARNESS_TOP_P", type=float, help="Nucleus sampling.")
+@opt("--max-tokens", env="HARNESS_MAX_TOKENS", type=click.IntRange(min=1), help="Token budget per response.")
+@opt("--stop", env="HARNESS_STOP", multiple=True, help="Stop sequence (repeatable).")
+@opt("--seed", env="HARNESS_SEED", type=int, help="Sampling seed, where the backend supports one.")
+@opt("--model-arg", env="HARNESS_MODEL_ARG", multiple=True, help="Backend-specific KEY=VALUE (repeatable), "
+     "e.g. api=completions for openai.")
+@opt("--concurrency", env="HARNESS_CONCURRENCY", type=click.IntRange(min=1),
+     help="Most model requests in flight (API backends adapt below it on rate limits).")
+@opt("--grade-workers", env="HARNESS_GRADE_WORKERS", type=click.IntRange(min=1), default=2,
+     help="Samples graded in parallel.")
+@click.pass_context
+def run(ctx, task_ref, model, limit, samples, split, data, prompt_template, run_name, fresh, base_url,
+        temperature, top_p, max_tokens, stop, seed, model_arg, concurrency, grade_workers) -> None:
+    """Evaluate MODEL on TASK and store every response and verdict as it is produced.
+
+    Run the same command again to resume: finished samples are skipped, responses already
+    generated are reused. The metrics table is printed at the end (see also `harness report`).
+    """
+    store = _store(ctx)
+    params = _gen_params(temperature, top_p, max_tokens, stop, seed, model_arg)
+    options = LoadOptions(split=split, data=data, limit=limit)
+    try:
+        runner, summary = execute_run(store, task_ref, model, params, options, samples, prompt_template, run_name,
+                                      fresh, base_url, concurrency, grade_workers)
+    except RunConflict as exc:
+        raise HarnessError(str(exc)) from exc
+    except (TaskError, ModelError) as exc:
+        raise HarnessError(str(exc)) from exc
+    if summary.interrupted:
+        click.echo(f"\nInterrupted. Finished samples are saved in {store.path}.\n"
+                   f"Resume with the same command (run {summary.run}).", err=True)
+        ctx.exit(EXIT_INTERRUPTED)
+    click.echo(as_table([summarize(store, store.get_run(summary.run), runner.cfg.task)]))
+    if summary.skipped:
+        click.echo(f"({summary.skipped} attempts were already done and were skipped)", err=True)
+    infra = summary.counts.get("infra", 0)
+    if infra:
+        click.echo(f"{infra} attempts hit infrastructure failures (not counted against the model); "
+                   f"run the same command again to retry them.", err=True)
+        ctx.exit(EXIT_INCOMPLETE)
+
+def _find_run(store: Store, name: str | None):
+    run = store.get_run(name) if name else store.latest_run()
+    if run is None:
+        if name:
+            known = ", ".join(r.name for r in store.list_runs()[:10]) or "none"
+            raise HarnessError(f"no run named {name!r} in {store.path}", f"runs: {known}")
+        raise HarnessError(f"no runs in {store.path}", "start one with `harness run --task T --model M`")
+    return run
+
+@main.command()
+@click.argument("run_names", metavar="[RUN]...", nargs=-1)
+@opt("--format", "fmt", env="HARNESS_FORMAT", type=click.Choice(["table", "json", "markdown"]), default="table",
+     help="Output format. JSON has run, task, model, metrics, intervals, counts and record.")
+@click.pass_context
+def report(ctx, run_names, fmt) -> None:
+    """Print the metrics of RUN (default: the latest run), with 95% confidence intervals."""
+    store = _store(ctx)
+    runs = [_find_run(store, n) for n in run_names] or [_find_run(store, None)]
+    try:
+        summaries = [summarize(store, r) for r in runs]
+    except TaskError as exc:
+        raise HarnessError(str(exc)) from exc
+    if fmt == "json":
+        click.echo(as_json(summaries[0]) if len(summaries) == 1 else json.dumps(summaries, indent=2, default=str))
+    else:
+        click.echo(as_table(summaries, markdown=fmt == "markdown"))
+
+@main.command()
+@click.argument("run_name", metavar="RUN")
+@click.argument("sample_id")
+@opt("--format", "fmt", env="HARNESS_FORMAT", type=click.Choice(["text", "json"]), default="text",
+     help="Output format.")
+@click.pass_context
+def show(ctx, run_name, sample_id, fmt) -> None:
+    """Show one sample of a run: prompt, response, extracted answer, verdict and its details."""
+    store = _store(ctx)
+    run = _find_run(store, run_name)
+    attempts = store.sample_detail(run.name, sample_id)
+    if not attempts:
+        raise HarnessError(f"run {run.name!r} has no sample {sample_id!r}")
+    if fmt == "json":
+        click.echo(json.dumps({"run": run.name, "sample": sample_id, "attempts": attempts}, indent=2,
+                              ensure_ascii=False))
+        return
+    for a in attempts:
+        click.secho(f"== sample {sample_id}, attempt {a['index']}: {a['status'].upper()}", bold=True)
+        for msg in a["prompt"]:
+            click.secho(f"-- prompt ({msg['role']})", fg="cyan")
+            click.echo(msg["content"].rstrip())
+        click.secho("-- response", fg="cyan")
+        click.echo((a["response"] or "(none)").rstrip())
+        click.secho("-- answer", fg="cyan")
+        click.echo(a["answer"] or "(none)")
+        click.secho("-- verdict", fg="cyan")
+        click.echo(json.dumps({"status": a["status"], "score": a["score"], **a["details"]}, indent=2,
+                              ensure_ascii=False))
+
+@main.command()
+@click.argument("task_ref", metavar="TASK")
+@click.option("--param", "-p", multiple=True, help="Generator parameter KEY=VALUE (repeatable).")
+@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
+def generate(task_ref, param, out) -> None:
+    """Generate new instances of a task that has a generator (e.g. tmbench: m, alphabet, rule_min_length,
+    rule_max_length, init_min_length, init_max_length, steps, count, seed)."""
+    try:
+        task = get_task(task_ref)
+        if not hasattr(task, "generate"):
+            raise HarnessError(f"task {task.name!r} has no instance generator")
+        params = dict(p.split("=", 1) for p in param if "=" in p)
+        if len(params) != len(param):
+            raise click.BadParameter("expected KEY=VALUE", param_hint="--param")
+        text = task.generate(**params)
+    except TaskError as exc:
+        raise HarnessError(str(exc)) from exc
+    if out:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out}", err=True)
+    else:
+        click.echo(text)
+
+SMOKE_LIMIT = 20
+
+@main.command()
+@click.pass_context
+def smoke(ctx) -> None:
+    """Evaluate every built-in task on a few samples with the embedded models (the oracle, and each task's
+    recorded example predictions) and print the results. Needs no network and no API key."""
+    store = _store(ctx)
+    summaries = []
+    for task in all_tasks():
+        fixture = task.folder / "fixtures" / "smoke_predictions.jsonl"
+        models = ["oracle"] + ([f"replay:{fixture}"] if fixture.is_file() else [])
+        for model in models:
+            runner, summary = execute_run(store, str(task.folder), model, GenParams(),
+                                          LoadOptions(limit=SMOKE_LIMIT), progress=False)
+            summaries.append(summarize(store, store.get_run(summary.run), task))
+    click.echo(as_table(summaries))
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

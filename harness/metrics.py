@@ -1,0 +1,125 @@
+"""Estimators and confidence intervals shared by every benchmark.
+
+- pass@k: the unbiased estimator of Chen et al. (2021), 1 - C(n-c, k) / C(n, k), averaged over problems.
+- proportions: Wilson score interval.
+- any statistic of per-problem values: percentile bootstrap over problems.
+- two runs on the same problems: a paired comparison (mean difference, its interval, a p-value).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from statistics import NormalDist
+from typing import Callable, Sequence
+
+import numpy as np
+
+Z95 = NormalDist().inv_cdf(0.975)
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Probability that at least one of k draws (without replacement) from n attempts with c correct is correct."""
+    if not 0 <= c <= n:
+        raise ValueError(f"pass_at_k: need 0 <= c <= n, got n={n}, c={c}")
+    if k < 1 or k > n:
+        raise ValueError(f"pass_at_k: need 1 <= k <= n, got n={n}, k={k}")
+    if n - c < k:
+        return 1.0
+    # 1 - prod_{i=n-c+1}^{n} (1 - k/i): the numerically stable form of 1 - C(n-c,k)/C(n,k)
+    return 1.0 - float(np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
+
+
+def wilson_interval(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval for a proportion; (0, 1) when there is no trial."""
+    if n <= 0:
+        return (0.0, 1.0)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def bootstrap_interval(
+    rows: Sequence | np.ndarray,
+    statistic: Callable[[np.ndarray], float],
+    resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap: resample rows (problems) with replacement and recompute the statistic."""
+    data = np.asarray(rows)
+    if len(data) == 0:
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(data), size=(resamples, len(data)))
+    stats = np.array([statistic(data[i]) for i in idx])
+    alpha = (1 - confidence) / 2
+    return (float(np.quantile(stats, alpha)), float(np.quantile(stats, 1 - alpha)))
+
+
+def mean_interval(values: Sequence[float], z: float = Z95) -> tuple[float, float]:
+    """Normal-approximation interval of a mean (the CLT interval used for pass@k over problems)."""
+    x = np.asarray(values, dtype=float)
+    if len(x) < 2:
+        m = float(x.mean()) if len(x) else float("nan")
+        return (m, m)
+    half = z * float(x.std(ddof=1)) / math.sqrt(len(x))
+    return (float(x.mean()) - half, float(x.mean()) + half)
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """B minus A on the problems both runs graded."""
+
+    n: int
+    mean_a: float
+    mean_b: float
+    difference: float
+    interval: tuple[float, float]
+    p_value: float
+    better: int  # problems where B scored higher
+    worse: int  # problems where B scored lower
+
+
+def paired_comparison(a: dict[str, float], b: dict[str, float], z: float = Z95) -> PairedComparison:
+    """Paired test of per-problem scores: the interval and two-sided p-value of the mean difference use the
+    standard error of the per-problem differences (exact sign test p-value when all differences are 0/±1
+    and few problems differ)."""
+    common = sorted(a.keys() & b.keys())
+    if not common:
+        raise ValueError("paired_comparison: the two runs share no problem")
+    xa = np.array([a[k] for k in common], dtype=float)
+    xb = np.array([b[k] for k in common], dtype=float)
+    d = xb - xa
+    n = len(d)
+    diff = float(d.mean())
+    better, worse = int((d > 0).sum()), int((d < 0).sum())
+    se = float(d.std(ddof=1)) / math.sqrt(n) if n > 1 else 0.0
+    if se == 0.0:
+        p = 1.0 if diff == 0 else 0.0
+    else:
+        p = 2 * (1 - NormalDist().cdf(abs(diff) / se))
+    binary = bool(np.all(np.isin(d, (-1.0, 0.0, 1.0))))
+    if binary and better + worse <= 50:
+        p = _sign_test(better, worse)
+    return PairedComparison(
+        n=n,
+        mean_a=float(xa.mean()),
+        mean_b=float(xb.mean()),
+        difference=diff,
+        interval=(diff - z * se, diff + z * se),
+        p_value=p,
+        better=better,
+        worse=worse,
+    )
+
+
+def _sign_test(better: int, worse: int) -> float:
+    """Exact two-sided McNemar / sign test on the discordant pairs."""
+    m = better + worse
+    if m == 0:
+        return 1.0
+    tail = sum(math.comb(m, i) for i in range(0, min(better, worse) + 1)) / 2**m
+    return min(1.0, 2 * tail)

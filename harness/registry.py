@@ -1,0 +1,94 @@
+"""Finding tasks: built-in folders, a folder the user names (`--task ./my_bench`), installed plug-ins.
+
+Task folders are imported as packages under the private name `harness_tasks.<folder>` so that
+`tasks` never becomes a top-level import name (a user's own `tasks.py` must not shadow it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import sys
+import types
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from .task import Task, TaskError
+
+PLUGIN_GROUP = "harness.tasks"
+_PARENT = "harness_tasks"
+
+
+def builtin_tasks_dir() -> Path:
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "tasks", here / "_builtin" / "tasks"):
+        if candidate.is_dir():
+            return candidate
+    raise TaskError("the built-in tasks folder is missing from this installation; reinstall the harness")
+
+
+def builtin_sandboxes_dir() -> Path:
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "sandboxes", here / "_builtin" / "sandboxes"):
+        if candidate.is_dir():
+            return candidate
+    raise TaskError("the sandboxes folder is missing from this installation; reinstall the harness")
+
+
+def load_task_folder(folder: Path) -> Task:
+    folder = Path(folder).resolve()
+    init = folder / "__init__.py"
+    if not init.is_file():
+        raise TaskError(f"{folder} is not a task folder: it has no __init__.py defining TASK")
+    if _PARENT not in sys.modules:
+        parent = types.ModuleType(_PARENT)
+        parent.__path__ = []
+        sys.modules[_PARENT] = parent
+    modname = f"{_PARENT}.{folder.name}_{hashlib.sha1(str(folder).encode()).hexdigest()[:8]}"
+    module = sys.modules.get(modname)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(modname, init, submodule_search_locations=[str(folder)])
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[modname] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception:
+            del sys.modules[modname]
+            raise
+    task = getattr(module, "TASK", None)
+    if not isinstance(task, Task):
+        raise TaskError(f"{init} must define TASK, an instance of harness.task.Task")
+    return task
+
+
+def builtin_names() -> list[str]:
+    root = builtin_tasks_dir()
+    return sorted(p.name for p in root.iterdir() if (p / "__init__.py").is_file())
+
+
+def plugin_names() -> list[str]:
+    return sorted(ep.name for ep in entry_points(group=PLUGIN_GROUP))
+
+
+def get_task(ref: str) -> Task:
+    """A task by built-in name, by plug-in name, or by folder path (anything containing a slash or a dot)."""
+    if ref in builtin_names():
+        return load_task_folder(builtin_tasks_dir() / ref)
+    for ep in entry_points(group=PLUGIN_GROUP):
+        if ep.name == ref:
+            obj = ep.load()
+            if isinstance(obj, Task):
+                return obj
+            if isinstance(obj, type) and issubclass(obj, Task):
+                return obj(Path(sys.modules[obj.__module__].__file__).parent)
+            raise TaskError(f"plug-in {ref!r} ({ep.value}) is not a harness Task")
+    path = Path(ref)
+    if path.is_dir():
+        return load_task_folder(path)
+    known = ", ".join(builtin_names() + plugin_names())
+    raise TaskError(f"unknown task {ref!r}; known tasks: {known} (or give a task folder's path)")
+
+
+def all_tasks() -> list[Task]:
+    return [get_task(name) for name in builtin_names() + plugin_names()]

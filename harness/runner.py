@@ -1,0 +1,361 @@
+"""The runner: streams samples through render -> generate -> extract -> grade -> store.
+
+Four kinds of threads joined by bounded queues, so memory stays flat in the number of samples:
+
+    producer (load, skip done work, render, look up cached responses)
+      -> generation workers (adapter.concurrency of them, adapter.batch_size requests per call)
+      -> grading workers (--grade-workers; look up cached verdicts, else extract + grade)
+      -> one writer (group-commits whatever is waiting, updates the progress bar)
+
+Ctrl-C stops the producer and the generation workers; what is already generated is graded and
+written, and the message says how to resume (the same command again).
+"""
+
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from . import __version__
+from .models import ModelAdapter
+from .provenance import git_revision
+from .store import ResultWrite, RunRow, Store
+from .task import LoadOptions, Task
+from .types import GenParams, Prompt, Request, Response, Sample, Status, Verdict, stable_hash
+
+_END = object()
+
+
+@dataclass
+class RunConfig:
+    task: Task
+    adapter: ModelAdapter
+    params: GenParams
+    options: LoadOptions
+    template: jinja2.Template
+    template_sha256: str
+    template_path: str
+    samples_per_problem: int = 1
+    run_name: str | None = None
+    fresh: bool = False
+    grade_workers: int = 2
+    progress: bool = True
+
+
+@dataclass
+class RunSummary:
+    run: str
+    counts: dict[str, int] = field(default_factory=dict)
+    skipped: int = 0
+    interrupted: bool = False
+    elapsed: float = 0.0
+
+
+@dataclass
+class _Item:
+    """One (sample, index) on its way to the grader."""
+
+    ordinal: int
+    sample: Sample
+    prompt: Prompt
+    prompt_key: str
+    idx: int
+    response_key: str
+    response: Response
+    response_cached: bool
+
+
+class RunConflict(Exception):
+    pass
+
+
+def run_identity(cfg: RunConfig) -> tuple[str, str, dict[str, Any]]:
+    """The run's name, its configuration key, and its reproducibility record."""
+    task, split = cfg.task, cfg.task.split_or_default(cfg.options.split)
+    source = task.source(cfg.options)
+    record = {
+        "harness": {"version": __version__, "git_revision": git_revision()},
+        "task": {"name": task.name, "version": task.version, "split": split,
+                 "data": source.description, "data_sha256": source.sha256},
+        "prompt_template": {"path": cfg.template_path, "sha256": cfg.template_sha256},
+        "model": {"spec": cfg.adapter.spec, "fingerprint": cfg.adapter.fingerprint(), "params": cfg.params.as_dict()},
+        "samples_per_problem": cfg.samples_per_problem,
+        "seeds": {"generation": cfg.params.seed},
+        "grader_image": task.grader_image,
+        "python": sys.version.split()[0],
+    }
+    identity = {k: record[k] for k in ("task", "prompt_template", "model", "samples_per_problem", "grader_image")}
+    identity["harness"] = {"version": __version__}
+    config_key = stable_hash(identity)
+    slug = cfg.adapter.spec.replace("/", "_").replace(":", "-")
+    if len(slug) > 40:
+        slug = slug[:40]
+    name = cfg.run_name or f"{task.name}-{split}-{slug}-{config_key[:8]}"
+    return name, config_key, record
+
+
+def response_key(adapter: ModelAdapter, params: GenParams, prompt_key: str, idx: int) -> str:
+    return stable_hash("response", adapter.fingerprint(), params.as_dict(), prompt_key, idx)
+
+
+def verdict_key(task: Task, sample_id: str, canonical_answer: str) -> str:
+    return stable_hash("verdict", task.name, task.version, sample_id, canonical_answer, task.grader_image)
+
+
+class Runner:
+    def __init__(self, cfg: RunConfig, store: Store):
+        self.cfg = cfg
+        self.store = store
+        self.stop = threading.Event()
+        self.name, self.config_key, self.record = run_identity(cfg)
+        adapter = cfg.adapter
+        self.gen_q: queue.Queue = queue.Queue(maxsize=max(4, 2 * adapter.batch_size * adapter.concurrency))
+        self.grade_q: queue.Queue = queue.Queue(maxsize=max(64, 4 * cfg.grade_workers))
+        self.write_q: queue.Queue = queue.Queue(maxsize=2048)
+        self.summary = RunSummary(run=self.name)
+        self._errors: list[BaseException] = []
+        self._bar = None
+
+    # --- orchestration ------------------------------------------------------------------------------
+    def prepare(self) -> None:
+        existing = self.store.get_run(self.name)
+        if existing and existing.config_key != self.config_key and not self.cfg.fresh:
+            raise RunConflict(
+                f"run {self.name!r} already exists with a different configuration "
+                f"(task, data, template, model or parameters changed); choose another --run-name or pass --fresh"
+            )
+        now = time.time()
+        if self.cfg.fresh:
+            self.store.clear_results(self.name)
+        self.store.save_run(
+            RunRow(self.name, self.cfg.task.name, self.cfg.task.split_or_default(self.cfg.options.split),
+                   self.cfg.adapter.spec, self.config_key, self.cfg.samples_per_problem, self.record,
+                   "running", existing.created if existing else now, now)
+        )
+
+    def run(self) -> RunSummary:
+        self.prepare()
+        started = time.monotonic()
+        self._open_progress()
+        threads = [threading.Thread(target=self._guard(self._produce), name="producer", daemon=True)]
+        gens = [threading.Thread(target=self._guard(self._generate), name=f"gen-{i}", daemon=True)
+                for i in range(self.cfg.adapter.concurrency)]
+        graders = [threading.Thread(target=self._guard(self._grade), name=f"grade-{i}", daemon=True)
+                   for i in range(self.cfg.grade_workers)]
+        writer = threading.Thread(target=self._guard(self._write), name="writer", daemon=True)
+        for t in threads + gens + graders + [writer]:
+            t.start()
+        try:
+            self._join(threads)
+            for _ in gens:
+                self._put(self.gen_q, _END, force=True)
+            self._join(gens)
+            for _ in graders:
+                self._put(self.grade_q, _END, force=True)
+            self._join(graders)
+            self._put(self.write_q, _END, force=True)
+            self._join([writer])
+        except KeyboardInterrupt:
+            self.summary.interrupted = True
+            self.stop.set()
+            # let the pipeline drain what it already has: generated items are graded and written
+            for _ in gens:
+                self._put(self.gen_q, _END, force=True)
+            for t in gens:
+                t.join(timeout=5)
+            for _ in graders:
+                self._put(self.grade_q, _END, force=True)
+            for t in graders:
+                t.join(timeout=30)
+            self._put(self.write_q, _END, force=True)
+            writer.join(timeout=30)
+        finally:
+            self.cfg.adapter.close()
+            if self._bar is not None:
+                self._bar.close()
+        self.summary.elapsed = time.monotonic() - started
+        if self._errors:
+            self.store.set_run_status(self.name, "failed")
+            raise self._errors[0]
+        status = "interrupted" if self.summary.interrupted else "complete"
+        if not self.summary.interrupted and self.summary.counts.get("infra"):
+            status = "incomplete"
+        self.store.set_run_status(self.name, status)
+        return self.summary
+
+    def _join(self, threads: list[threading.Thread]) -> None:
+        for t in threads:
+            while t.is_alive():
+                t.join(timeout=0.2)
+
+    def _guard(self, fn):
+        def wrapped():
+            try:
+                fn()
+            except BaseException as exc:  # a bug in a stage stops the run instead of hanging it
+                self._errors.append(exc)
+                self.stop.set()
+        return wrapped
+
+    def _put(self, q: queue.Queue, item: Any, force: bool = False) -> bool:
+        """Put that gives up when the run is stopping (unless forced: sentinels must get through)."""
+        while True:
+            if self.stop.is_set() and not force:
+                return False
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                if force and self._errors:
+                    try:  # a stage died and the run is failing: make room so the others can stop
+                        q.get_nowait()
+                    except queue.Empty:
+                        pass
+
+    # --- stages -------------------------------------------------------------------------------------
+    def _produce(self) -> None:
+        cfg, task, store = self.cfg, self.cfg.task, self.store
+        n = cfg.samples_per_problem
+        for ordinal, sample in enumerate(task.samples(cfg.options)):
+            if self.stop.is_set():
+                return
+            done = set() if cfg.fresh else store.done_indices(self.name, sample.id)
+            todo = [i for i in range(n) if i not in done]
+            self.summary.skipped += n - len(todo)
+            if not todo:
+                continue
+            prompt = task.render(sample, cfg.template)
+            pkey = prompt.key()
+            uncached = []
+            for i in todo:
+                rkey = response_key(cfg.adapter, cfg.params, pkey, i)
+                text = None if cfg.fresh else store.response_text(rkey)
+                if text is None:
+                    uncached.append(i)
+                else:
+                    item = _Item(ordinal, sample, prompt, pkey, i, rkey, Response(text=text), True)
+                    if not self._put(self.grade_q, item):
+                        return
+            if uncached:
+                if not self._put(self.gen_q, (ordinal, Request(sample, prompt, tuple(uncached)), pkey)):
+                    return
+
+    def _generate(self) -> None:
+        adapter = self.cfg.adapter
+        while True:
+            first = self.gen_q.get()
+            if first is _END:
+                return
+            batch, ended = [first], False
+            while len(batch) < adapter.batch_size:
+                try:
+                    nxt = self.gen_q.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is _END:
+                    ended = True
+                    break
+                batch.append(nxt)
+            if not self.stop.is_set():
+                self._generate_batch(batch)
+            if ended:
+                return
+
+    def _generate_batch(self, batch: list[tuple[int, Request, str]]) -> None:
+        adapter = self.cfg.adapter
+        requests = [req for _, req, _ in batch]
+        try:
+            responses = adapter.generate(requests)
+            if len(responses) != len(requests):
+                raise RuntimeError(f"adapter returned {len(responses)} results for {len(requests)} requests")
+        except Exception as exc:  # an adapter bug or an unexpected provider failure: ours, retried on resume
+            reason = f"model adapter raised {type(exc).__name__}: {exc}"
+            responses = [[Response.failed(reason) for _ in req.indices] for req in requests]
+        for (ordinal, req, pkey), outs in zip(batch, responses):
+            for i, resp in zip(req.indices, outs):
+                rkey = response_key(adapter, self.cfg.params, pkey, i)
+                item = _Item(ordinal, req.sample, req.prompt, pkey, i, rkey, resp, False)
+                self._put(self.grade_q, item, force=True)
+
+    def _grade(self) -> None:
+        while True:
+            item = self.grade_q.get()
+            if item is _END:
+                return
+            self._put(self.write_q, self._grade_one(item), force=True)
+
+    def _grade_one(self, item: _Item) -> ResultWrite:
+        task, resp = self.cfg.task, item.response
+        common = dict(run=self.name, sample_id=item.sample.id, idx=item.idx, ordinal=item.ordinal,
+                      prompt=item.prompt, prompt_key=item.prompt_key)
+        if resp.error is not None:
+            verdict = Verdict(Status.INFRA, 0.0, {"reason": resp.error})
+            return ResultWrite(**common, response_key=None, response=None, verdict_key=None,
+                               verdict=verdict, answer="", verdict_cached=False)
+        stored_response = None if item.response_cached else resp
+        try:
+            answer = task.extract(item.sample, resp.text or "")
+            vkey = verdict_key(task, item.sample.id, answer.canonical)
+            cached = None if self.cfg.fresh else self.store.verdict(vkey)
+            verdict = cached or task.grade(item.sample, answer)
+            if resp.usage.get("missing_prediction"):
+                verdict = Verdict(verdict.status, verdict.score, {**verdict.details, "note": "no prediction given"})
+            return ResultWrite(**common, response_key=item.response_key, response=stored_response,
+                               verdict_key=vkey, verdict=verdict, answer=answer.canonical,
+                               verdict_cached=cached is not None)
+        except Exception as exc:  # a grader bug is ours, never the model's: infra, retried on resume
+            tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            verdict = Verdict(Status.INFRA, 0.0, {"reason": f"grader raised {tb}"})
+            return ResultWrite(**common, response_key=item.response_key, response=stored_response,
+                               verdict_key=None, verdict=verdict, answer="", verdict_cached=False)
+
+    def _write(self) -> None:
+        counts = self.summary.counts
+        while True:
+            first = self.write_q.get()
+            batch, ended = ([], True) if first is _END else ([first], False)
+            while not ended and len(batch) < 1000:
+                try:
+                    nxt = self.write_q.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is _END:
+                    ended = True
+                    break
+                batch.append(nxt)
+            if batch:
+                self.store.write_results(batch)
+                for it in batch:
+                    counts[it.verdict.status.value] = counts.get(it.verdict.status.value, 0) + 1
+                self._advance(len(batch))
+            if ended:
+                return
+
+    # --- progress -----------------------------------------------------------------------------------
+    def _open_progress(self) -> None:
+        if not self.cfg.progress:
+            return
+        from tqdm import tqdm
+
+        size = self.cfg.options.limit or self.cfg.task.size(self.cfg.options.split)
+        total = size * self.cfg.samples_per_problem if size else None
+        self._bar = tqdm(total=total, desc=self.name, unit="sample", file=sys.stderr, disable=None,
+                         dynamic_ncols=True, mininterval=0.5)
+
+    def _advance(self, n: int) -> None:
+        if self._bar is None:
+            return
+        c = self.summary.counts
+        self._bar.set_postfix_str(
+            f"pass={c.get('pass', 0)} fail={c.get('fail', 0)} error={c.get('error', 0)} infra={c.get('infra', 0)}",
+            refresh=False,
+        )
+        self._bar.update(n)

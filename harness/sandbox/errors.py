@@ -1,0 +1,24 @@
+"""Errors of the sandbox subsystem.  An InfraError is ours (never the sample's fault): graders turn it
+into an `infra` verdict and retry a bounded number of times."""
+
+from __future__ import annotations
+
+
+class SandboxError(Exception):
+    """Base class of every error raised by harness.sandbox."""
+
+
+class InfraError(SandboxError):
+    """The sandbox itself failed: engine unreachable, image missing, runner vanished, container died."""
+
+
+class EngineUnavailable(InfraError):
+    """No Docker engine answers."""
+
+
+class ImageBuildError(InfraError):
+    """An image could not be pulled or built."""
+
+
+class RunnerLost(InfraError):
+    """The in-container runner died, closed its stream or answered nonsense."""
