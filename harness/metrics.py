@@ -123,3 +123,20 @@ def _sign_test(better: int, worse: int) -> float:
         return 1.0
     tail = sum(math.comb(m, i) for i in range(0, min(better, worse) + 1)) / 2**m
     return min(1.0, 2 * tail)
+
+
+def standard_ks(n: int) -> list[int]:
+    """The k of pass@k worth reporting for n attempts per problem: 1, 2, 5, 10, 20, 50, 100 up to n, and n."""
+    return sorted({k for k in (1, 2, 5, 10, 20, 50, 100) if k <= n} | {n})
+
+
+def pass_at_k_table(attempts: Sequence[int], correct: Sequence[int]) -> dict[str, tuple[float, tuple[float, float]]]:
+    """pass@k averaged over problems, with a normal interval over problems, for each standard k that every
+    problem has enough attempts for. Empty when any problem has a single attempt (pass_rate says it all)."""
+    if not attempts or min(attempts) < 2:
+        return {}
+    out = {}
+    for k in standard_ks(min(attempts)):
+        per_problem = [pass_at_k(n, c, k) for n, c in zip(attempts, correct)]
+        out[f"pass@{k}"] = (float(np.mean(per_problem)), mean_interval(per_problem))
+    return out

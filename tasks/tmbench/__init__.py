@@ -21,7 +21,7 @@ from typing import Any, Iterable, Iterator
 import jinja2
 import numpy as np
 
-from harness.metrics import bootstrap_interval, mean_interval, pass_at_k, wilson_interval
+from harness.metrics import bootstrap_interval, pass_at_k_table, wilson_interval
 from harness.task import DataSource, LoadOptions, Task, TaskError, file_sha256
 from harness.types import Answer, Metrics, Prompt, Sample, SampleResult, Status, Verdict
 
@@ -241,11 +241,8 @@ class TMBench(Task):
         n_total, n_pass = int(sum(attempts)), int(sum(passes))
         metrics.add("pass", n_pass / samples_per_problem if samples_per_problem else float(n_pass))
         metrics.add("pass_rate", n_pass / n_total, wilson_interval(n_pass, n_total))
-        n_min = min(attempts)
-        for k in sorted({1, 5, 10} | ({n_min} if n_min > 1 else set())):
-            if k <= n_min and n_min > 1:
-                per_problem = [pass_at_k(n, c, k) for n, c in zip(attempts, passes)]
-                metrics.add(f"pass@{k}", float(np.mean(per_problem)), mean_interval(per_problem))
+        for name, (value, interval) in pass_at_k_table(attempts, passes).items():
+            metrics.add(name, value, interval)
         acc = np.divide(corr.sum(axis=0), tot.sum(axis=0), out=np.zeros(width), where=tot.sum(axis=0) > 0)
         for i in range(width):
             metrics.values[f"acc_step_{i}"] = float(acc[i])

@@ -1,0 +1,54 @@
+"""Shared fixtures. Tests that read ../shared/data say so when it is absent (a fresh clone has no copy)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from harness.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real benchmark data not found at {SHARED_DATA} (only CI and developers have ../shared)")
+    return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path, monkeypatch):
+    """Keep the datasets cache and the default store inside the test's own folder."""
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HARNESS_STORE", str(tmp_path / "store.sqlite"))
+
+
+class Cli:
+    def __init__(self, store: Path):
+        self.store = store
+
+    def __call__(self, *args: str, ok: bool = True):
+        result = CliRunner().invoke(main, ["--store", str(self.store), *args], catch_exceptions=False)
+        if ok and result.exit_code != 0:
+            raise AssertionError(f"harness {' '.join(args)} exited {result.exit_code}:\n{result.output}")
+        return result
+
+    def report(self, run: str | None = None) -> dict:
+        return json.loads(self("report", *([run] if run else []), "--format", "json").stdout)
+
+
+@pytest.fixture
+def cli(tmp_path) -> Cli:
+    return Cli(tmp_path / "store.sqlite")
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
