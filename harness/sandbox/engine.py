@@ -80,8 +80,9 @@ def remove_containers(only_stale: bool = True, client: Any = None) -> int:
     or all of them.  Returns how many were removed."""
     client = client or docker_client()
     removed = 0
-    for c in client.containers.list(all=True, filters={"label": f"{LABEL}=1"}):
-        if only_stale and _owner_alive(c.labels):
+    # sparse: no inspect per container (containers being removed meanwhile would raise NotFound)
+    for c in client.containers.list(all=True, sparse=True, filters={"label": f"{LABEL}=1"}):
+        if only_stale and _owner_alive(c.attrs.get("Labels") or {}):
             continue
         try:
             c.remove(force=True)

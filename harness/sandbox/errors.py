@@ -21,4 +21,12 @@ class ImageBuildError(InfraError):
 
 
 class RunnerLost(InfraError):
-    """The in-container runner died, closed its stream or answered nonsense."""
+    """The in-container runner died, closed its stream or answered nonsense.
+
+    `during_sample` is True when it happened while a sample ran: a sample can kill the runner (both run as
+    the same unprivileged user), so graders retry, and a runner lost again and again on the same sample is
+    the sample's doing (an error verdict), not ours."""
+
+    def __init__(self, message: str, during_sample: bool = False):
+        super().__init__(message)
+        self.during_sample = during_sample

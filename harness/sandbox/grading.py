@@ -85,13 +85,16 @@ def grade_by_exit_code(sandbox: Sandbox, argv: Sequence[str], *, files: Files | 
                        count: CountMethod | str | None = None, infra_retries: int = 2,
                        retry_wait_s: float = 1.0):
     """Run a check program in the sandbox; its exit code is the verdict.  Sandbox failures are retried
-    `infra_retries` times (with a growing wait), then reported as an infra verdict."""
+    `infra_retries` times (with a growing wait), then reported as an infra verdict -- unless the runner was
+    lost while this sample ran on every attempt: then the sample killed it, and that is an error verdict."""
     last: Exception | None = None
+    lost_during_sample = 0
     for attempt in range(1, infra_retries + 2):
         try:
             result = sandbox.run(argv, files=files, stdin=stdin, env=env, limits=limits, count=count)
         except InfraError as exc:
             last = exc
+            lost_during_sample += bool(getattr(exc, "during_sample", False))
             if attempt <= infra_retries:
                 time.sleep(retry_wait_s * attempt)
             continue
@@ -100,4 +103,8 @@ def grade_by_exit_code(sandbox: Sandbox, argv: Sequence[str], *, files: Files | 
             verdict.details["infra_retries"] = attempt - 1
         return verdict
     assert last is not None
+    if lost_during_sample == infra_retries + 1:
+        Status, Verdict = _types()
+        return Verdict(Status.ERROR, 0.0, {"reason": "the sample killed the sandbox runner (on every attempt): "
+                                                     f"{last}", "attempts": infra_retries + 1})
     return infra_verdict(last, infra_retries + 1)

@@ -80,9 +80,10 @@ class RunnerContainer:
         except ChannelTimeout:
             self.close()
             return None
-        except RunnerLost:
+        except RunnerLost as exc:
             self.close()
-            raise
+            raise RunnerLost(f"the runner in {self.short_id} was lost while a sample ran: {exc}",
+                             during_sample=True) from exc
 
     def close(self) -> None:
         self.dead = True
