@@ -266,7 +266,10 @@ def _read_counts(method: str, work: str) -> tuple[int | None, dict]:
 
 def run_sample(req: dict) -> dict:
     os.makedirs(WORK_ROOT, exist_ok=True)
-    work = os.path.join(WORK_ROOT, "s%d_%d" % (os.getpid(), int(time.time() * 1e6)))
+    # Always the same path: a sample's instruction count must not depend on where it ran.
+    work = os.path.join(WORK_ROOT, "sample")
+    if os.path.lexists(work):
+        _rm_tree(work)
     os.mkdir(work, 0o700)
     res = {"ok": True, "exit_code": None, "signal": None, "timed_out": False, "oom_killed": False,
            "cpu_limit_hit": False, "stdout": "", "stderr": "", "stdout_truncated": False,
@@ -368,11 +371,13 @@ def _execute(req: dict, work: str, res: dict) -> None:
     deadline = start + timeout_s
     status = None
     rusage = None
+    exited_at = 0.0
     while True:
         if status is None:
             wpid, st, ru = os.wait4(pid, os.WNOHANG)
             if wpid == pid:
                 status, rusage = st, ru
+                exited_at = time.monotonic()
         open_reads = [k for k in sel.get_map().values() if k.data is not None]
         if status is not None and not open_reads:
             break
@@ -381,8 +386,9 @@ def _execute(req: dict, work: str, res: dict) -> None:
             res["timed_out"] = True
             _kill_group(pid)
             _, status, rusage = os.wait4(pid, 0)
-        if status is not None and now >= deadline + 1.0:
-            break  # a grandchild holds the pipes open; it is killed in the clean-up
+            exited_at = time.monotonic()
+        if status is not None and now >= exited_at + 0.5:
+            break  # a process the sample left behind holds the pipes open; it is killed in the clean-up
         wait = 0.05 if status is not None else min(0.05, max(0.0, deadline - now))
         for key, _ in sel.select(timeout=wait):
             if key.data is None:  # stdin writable
