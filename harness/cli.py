@@ -214,7 +214,8 @@ def show(ctx, run_name, sample_id, fmt) -> None:
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
 def generate(task_ref, param, out) -> None:
     """Generate new instances of a task that has a generator (e.g. tmbench: m, alphabet, rule_min_length,
-    rule_max_length, init_min_length, init_max_length, steps, count, seed)."""
+    rule_max_length, init_min_length, init_max_length, steps, count, seed). With --out FILE.jsonl the
+    instances are written one per line (streamed when loaded back with --data)."""
     try:
         task = get_task(task_ref)
         if not hasattr(task, "generate"):
@@ -222,7 +223,7 @@ def generate(task_ref, param, out) -> None:
         params = dict(p.split("=", 1) for p in param if "=" in p)
         if len(params) != len(param):
             raise click.BadParameter("expected KEY=VALUE", param_hint="--param")
-        text = task.generate(**params)
+        text = task.generate(jsonl=bool(out and out.suffix == ".jsonl"), **params)
     except TaskError as exc:
         raise HarnessError(str(exc)) from exc
     if out:

@@ -42,21 +42,28 @@ def wilson_interval(successes: float, n: int, z: float = Z95) -> tuple[float, fl
 
 
 def bootstrap_interval(
-    rows: Sequence | np.ndarray,
-    statistic: Callable[[np.ndarray], float],
+    statistic: Callable[[np.ndarray], np.ndarray],
+    n: int,
     resamples: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    chunk: int = 100,
 ) -> tuple[float, float]:
-    """Percentile bootstrap: resample rows (problems) with replacement and recompute the statistic."""
-    data = np.asarray(rows)
-    if len(data) == 0:
+    """Percentile bootstrap over n rows (problems), resampled with replacement.
+
+    `statistic(W)` gets a (b, n) matrix whose row j counts how often each problem was drawn in resample j, and
+    returns the b statistics; a per-problem mean is `W @ x / n`. Working on counts keeps any statistic built from
+    per-problem sums vectorised, and memory bounded by `chunk` x n whatever the number of resamples."""
+    if n == 0:
         return (float("nan"), float("nan"))
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(data), size=(resamples, len(data)))
-    stats = np.array([statistic(data[i]) for i in idx])
+    stats = []
+    for start in range(0, resamples, chunk):
+        b = min(chunk, resamples - start)
+        stats.append(np.asarray(statistic(rng.multinomial(n, np.full(n, 1.0 / n), size=b).astype(float))))
+    values = np.concatenate(stats)
     alpha = (1 - confidence) / 2
-    return (float(np.quantile(stats, alpha)), float(np.quantile(stats, 1 - alpha)))
+    return (float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha)))
 
 
 def mean_interval(values: Sequence[float], z: float = Z95) -> tuple[float, float]:

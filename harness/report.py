@@ -60,6 +60,12 @@ def _metric_cell(summary: dict[str, Any], name: str) -> str:
     return f"{_fmt(value)} [{_fmt(iv[0])}, {_fmt(iv[1])}]" if iv else _fmt(value)
 
 
+def _short(model: str) -> str:
+    """A model spec for a table cell: file paths shortened to their name."""
+    backend, sep, name = model.partition(":")
+    return f"{backend}{sep}{name.rsplit('/', 1)[-1]}" if backend == "replay" else model
+
+
 def as_json(summary: dict[str, Any]) -> str:
     return json.dumps(summary, indent=2, ensure_ascii=False, default=str)
 
@@ -70,7 +76,7 @@ def as_table(summaries: list[dict[str, Any]], markdown: bool = False) -> str:
     for s in summaries:
         names += [k for k in headline(s) if k not in names]
     header = ["run", "model", *names, *(f"#{st}" for st in STATUSES)]
-    rows = [[s["run"], s["model"], *[_metric_cell(s, n) if n in s["metrics"] else "" for n in names],
+    rows = [[s["run"], _short(s["model"]), *[_metric_cell(s, n) if n in s["metrics"] else "" for n in names],
              *[str(s["counts"].get(st, 0)) for st in STATUSES]] for s in summaries]
     if markdown:
         lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]

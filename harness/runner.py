@@ -32,6 +32,7 @@ from .task import LoadOptions, Task
 from .types import GenParams, Prompt, Request, Response, Sample, Status, Verdict, stable_hash
 
 _END = object()
+BATCH = 32  # items per hand-off between stages (queues carry lists, not single items)
 
 
 @dataclass
@@ -95,9 +96,8 @@ def run_identity(cfg: RunConfig) -> tuple[str, str, dict[str, Any]]:
     identity = {k: record[k] for k in ("task", "prompt_template", "model", "samples_per_problem", "grader_image")}
     identity["harness"] = {"version": __version__}
     config_key = stable_hash(identity)
-    slug = cfg.adapter.spec.replace("/", "_").replace(":", "-")
-    if len(slug) > 40:
-        slug = slug[:40]
+    backend, _, model_name = cfg.adapter.spec.partition(":")
+    slug = "-".join(filter(None, [backend, Path(model_name).name.removesuffix(".jsonl")]))[:40]
     name = cfg.run_name or f"{task.name}-{split}-{slug}-{config_key[:8]}"
     return name, config_key, record
 
@@ -117,9 +117,10 @@ class Runner:
         self.stop = threading.Event()
         self.name, self.config_key, self.record = run_identity(cfg)
         adapter = cfg.adapter
-        self.gen_q: queue.Queue = queue.Queue(maxsize=max(4, 2 * adapter.batch_size * adapter.concurrency))
-        self.grade_q: queue.Queue = queue.Queue(maxsize=max(64, 4 * cfg.grade_workers))
-        self.write_q: queue.Queue = queue.Queue(maxsize=2048)
+        # queues hold batches: generation batches of up to adapter.batch_size requests, else lists of BATCH items
+        self.gen_q: queue.Queue = queue.Queue(maxsize=2 * adapter.concurrency)
+        self.grade_q: queue.Queue = queue.Queue(maxsize=4 * cfg.grade_workers)
+        self.write_q: queue.Queue = queue.Queue(maxsize=64)
         self.summary = RunSummary(run=self.name)
         self._errors: list[BaseException] = []
         self._bar = None
@@ -222,8 +223,11 @@ class Runner:
 
     # --- stages -------------------------------------------------------------------------------------
     def _produce(self) -> None:
+        """Load, skip done work, render, and send work downstream in batches (fewer queue hand-offs)."""
         cfg, task, store = self.cfg, self.cfg.task, self.store
         n = cfg.samples_per_problem
+        requests: list[tuple[int, Request, str]] = []
+        cached: list[_Item] = []
         for ordinal, sample in enumerate(task.samples(cfg.options)):
             if self.stop.is_set():
                 return
@@ -241,33 +245,29 @@ class Runner:
                 if text is None:
                     uncached.append(i)
                 else:
-                    item = _Item(ordinal, sample, prompt, pkey, i, rkey, Response(text=text), True)
-                    if not self._put(self.grade_q, item):
-                        return
+                    cached.append(_Item(ordinal, sample, prompt, pkey, i, rkey, Response(text=text), True))
             if uncached:
-                if not self._put(self.gen_q, (ordinal, Request(sample, prompt, tuple(uncached)), pkey)):
+                requests.append((ordinal, Request(sample, prompt, tuple(uncached)), pkey))
+            if len(requests) >= cfg.adapter.batch_size:
+                if not self._put(self.gen_q, requests):
                     return
+                requests = []
+            if len(cached) >= BATCH:
+                if not self._put(self.grade_q, cached):
+                    return
+                cached = []
+        if requests:
+            self._put(self.gen_q, requests)
+        if cached:
+            self._put(self.grade_q, cached)
 
     def _generate(self) -> None:
-        adapter = self.cfg.adapter
         while True:
-            first = self.gen_q.get()
-            if first is _END:
+            batch = self.gen_q.get()
+            if batch is _END:
                 return
-            batch, ended = [first], False
-            while len(batch) < adapter.batch_size:
-                try:
-                    nxt = self.gen_q.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is _END:
-                    ended = True
-                    break
-                batch.append(nxt)
             if not self.stop.is_set():
                 self._generate_batch(batch)
-            if ended:
-                return
 
     def _generate_batch(self, batch: list[tuple[int, Request, str]]) -> None:
         adapter = self.cfg.adapter
@@ -279,18 +279,20 @@ class Runner:
         except Exception as exc:  # an adapter bug or an unexpected provider failure: ours, retried on resume
             reason = f"model adapter raised {type(exc).__name__}: {exc}"
             responses = [[Response.failed(reason) for _ in req.indices] for req in requests]
+        items = []
         for (ordinal, req, pkey), outs in zip(batch, responses):
             for i, resp in zip(req.indices, outs):
                 rkey = response_key(adapter, self.cfg.params, pkey, i)
-                item = _Item(ordinal, req.sample, req.prompt, pkey, i, rkey, resp, False)
-                self._put(self.grade_q, item, force=True)
+                items.append(_Item(ordinal, req.sample, req.prompt, pkey, i, rkey, resp, False))
+        for start in range(0, len(items), BATCH):
+            self._put(self.grade_q, items[start:start + BATCH], force=True)
 
     def _grade(self) -> None:
         while True:
-            item = self.grade_q.get()
-            if item is _END:
+            items = self.grade_q.get()
+            if items is _END:
                 return
-            self._put(self.write_q, self._grade_one(item), force=True)
+            self._put(self.write_q, [self._grade_one(item) for item in items], force=True)
 
     def _grade_one(self, item: _Item) -> ResultWrite:
         task, resp = self.cfg.task, item.response
@@ -318,11 +320,12 @@ class Runner:
                                verdict_key=None, verdict=verdict, answer="", verdict_cached=False)
 
     def _write(self) -> None:
+        """Group commit: everything waiting is written in one transaction, then counted."""
         counts = self.summary.counts
         while True:
             first = self.write_q.get()
-            batch, ended = ([], True) if first is _END else ([first], False)
-            while not ended and len(batch) < 1000:
+            batch, ended = ([], True) if first is _END else (list(first), False)
+            while not ended and len(batch) < 2000:
                 try:
                     nxt = self.write_q.get_nowait()
                 except queue.Empty:
@@ -330,7 +333,7 @@ class Runner:
                 if nxt is _END:
                     ended = True
                     break
-                batch.append(nxt)
+                batch.extend(nxt)
             if batch:
                 self.store.write_results(batch)
                 for it in batch:

@@ -181,38 +181,26 @@ class Store:
     # --- writes -------------------------------------------------------------------------------------
     def write_results(self, items: list[ResultWrite]) -> None:
         """Commit a batch in one transaction (the writer calls this with whatever is waiting)."""
-        conn = self.connect()
         now = time.time()
+        prompts, responses, verdicts, results = [], [], [], []
+        for it in items:
+            infra = it.verdict.status is Status.INFRA
+            prompts.append((it.prompt_key, json.dumps(it.prompt.messages, ensure_ascii=False)))
+            if it.response is not None and it.response.error is None and it.response_key:
+                responses.append((it.response_key, it.response.text, json.dumps(it.response.usage), now))
+            if it.verdict_key and not it.verdict_cached and not infra:
+                details = json.dumps(it.verdict.details, ensure_ascii=False, default=str)
+                verdicts.append((it.verdict_key, it.verdict.status.value, it.verdict.score, details, it.answer))
+            results.append((it.run, it.sample_id, it.idx, it.ordinal, it.prompt_key, it.response_key,
+                            None if infra else it.verdict_key, it.verdict.status.value,
+                            it.verdict.details.get("reason") if infra else None))
+        conn = self.connect()
         conn.execute("BEGIN")
         try:
-            for it in items:
-                conn.execute(
-                    "INSERT OR IGNORE INTO prompts VALUES (?, ?)",
-                    (it.prompt_key, json.dumps([list(m) for m in it.prompt.messages], ensure_ascii=False)),
-                )
-                if it.response is not None and it.response.error is None and it.response_key:
-                    conn.execute(
-                        "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?)",
-                        (it.response_key, it.response.text, json.dumps(it.response.usage), now),
-                    )
-                if it.verdict_key and not it.verdict_cached and it.verdict.status is not Status.INFRA:
-                    conn.execute(
-                        "INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?, ?)",
-                        (
-                            it.verdict_key, it.verdict.status.value, it.verdict.score,
-                            json.dumps(it.verdict.details, ensure_ascii=False, default=str), it.answer,
-                        ),
-                    )
-                error = it.verdict.details.get("reason") if it.verdict.status is Status.INFRA else None
-                conn.execute(
-                    "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        it.run, it.sample_id, it.idx, it.ordinal, it.prompt_key,
-                        it.response_key if it.verdict.status is not Status.INFRA or it.response_key else None,
-                        None if it.verdict.status is Status.INFRA else it.verdict_key,
-                        it.verdict.status.value, error,
-                    ),
-                )
+            conn.executemany("INSERT OR IGNORE INTO prompts VALUES (?, ?)", prompts)
+            conn.executemany("INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?)", responses)
+            conn.executemany("INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?, ?)", verdicts)
+            conn.executemany("INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", results)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

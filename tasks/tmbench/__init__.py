@@ -2,7 +2,8 @@
 
 Splits are the four published symbol sets of the same 100 instances: default (A-E), greek, number, special.
 Without --data the instances are generated (seed 1 reproduces the published files byte for byte);
---data takes a JSON file in the published shape, a folder holding TMBench*.json, or hf:<repo id>[@revision].
+--data takes a JSON file in the published shape, a JSONL file with one instance per line, a folder holding
+TMBench*.json, or hf:<repo id>[@revision].
 
 Scoring follows the published definitions: each "step i: ... Queue State: [...]" block is parsed (the last
 block for a step wins), ACC(i) is the accuracy at step i over the attempts whose ground truth has a step i,
@@ -83,18 +84,21 @@ class TMBench(Task):
                 return
             yield self._sample(row, i, where)
 
-    def generate(self, **params: Any) -> str:
-        """`harness generate tmbench`: new instances as JSON in the published shape."""
+    def generate(self, jsonl: bool = False, **params: Any) -> str:
+        """`harness generate tmbench`: new instances as JSON in the published shape (or JSONL, one per line)."""
         fields = tag_system.GeneratorParams.__dataclass_fields__
         unknown = set(params) - set(fields)
         if unknown:
             raise TaskError(f"tmbench generator: unknown parameter(s) {', '.join(sorted(unknown))}; "
                             f"known: {', '.join(fields)}")
-        typed = {k: (v if k == "alphabet" else int(v)) for k, v in params.items()}
         try:
-            return tag_system.dumps(tag_system.generate(tag_system.GeneratorParams(**typed)))
-        except ValueError as exc:
+            typed = {k: (v if k == "alphabet" else int(v)) for k, v in params.items()}
+            data = tag_system.generate(tag_system.GeneratorParams(**typed))
+        except (TypeError, ValueError) as exc:
             raise TaskError(f"tmbench generator: {exc}") from exc
+        if jsonl:
+            return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in data["samples"])
+        return tag_system.dumps(data)
 
     def _generated(self, split: str) -> dict:
         data = tag_system.generate()
@@ -107,7 +111,9 @@ class TMBench(Task):
             raise TaskError(f"tmbench: data file {path} not found (give a TMBench*.json file or its folder)")
         return path
 
-    def _read_file(self, path: Path) -> list[dict]:
+    def _read_file(self, path: Path) -> Iterable[Any]:
+        if path.suffix == ".jsonl":
+            return self._read_jsonl(path)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError) as exc:
@@ -117,6 +123,16 @@ class TMBench(Task):
         if not isinstance(data, dict) or not isinstance(data.get("samples"), list):
             raise TaskError(f"tmbench: {path} must be an object with a 'samples' list")
         return data["samples"]
+
+    def _read_jsonl(self, path: Path) -> Iterator[Any]:
+        """One instance per line, streamed (memory stays flat however many instances there are)."""
+        with open(path, encoding="utf-8") as f:
+            for lineno, line in enumerate(f, 1):
+                if line.strip():
+                    try:
+                        yield json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        raise TaskError(f"tmbench: {path}, line {lineno}: not valid JSON ({exc.msg})") from exc
 
     def _hub_dataset(self, ref: str, split: str):
         import datasets
@@ -206,40 +222,36 @@ class TMBench(Task):
         for res in results:
             if not res.verdicts:
                 continue
-            width = max(len(v.details.get("steps", "")) for v in res.verdicts)
-            correct = np.zeros(width)
-            total = np.zeros(width)
-            for v in res.verdicts:
-                marks = v.details.get("steps", "")
-                total[: len(marks)] += 1
-                correct[: len(marks)] += np.frombuffer(marks.encode(), dtype=np.uint8) == ord("1")
+            marks = [v.details.get("steps", "") for v in res.verdicts]
+            width = max(len(m) for m in marks)
+            correct, total = np.zeros(width), np.zeros(width)
+            for m in marks:
+                total[: len(m)] += 1
+                correct[: len(m)] += np.frombuffer(m.encode(), dtype=np.uint8) == ord("1")
             correct_rows.append(correct)
             total_rows.append(total)
             passes.append(res.correct)
             attempts.append(res.n)
-        metrics = Metrics()
-        problems = len(passes)
-        metrics.counts = {"problems": problems, "attempts": int(sum(attempts))}
-        if not problems:
+        metrics = Metrics(counts={"problems": len(passes), "attempts": int(sum(attempts))})
+        if not passes:
             return metrics
         width = max(len(r) for r in correct_rows)
-        corr = np.array([np.pad(r, (0, width - len(r))) for r in correct_rows])
-        tot = np.array([np.pad(r, (0, width - len(r))) for r in total_rows])
-        weights = np.arange(1, width + 1, dtype=float)
+        corr, tot = np.zeros((len(passes), width)), np.zeros((len(passes), width))
+        for i, (c, t) in enumerate(zip(correct_rows, total_rows)):
+            corr[i, : len(c)], tot[i, : len(t)] = c, t
+        uniform, linear = np.ones(width), np.arange(1, width + 1, dtype=float)
 
-        def swa(rows: np.ndarray, linear: bool) -> float:
-            c, t = corr[rows].sum(axis=0), tot[rows].sum(axis=0)
+        def swa(weights_by_problem: np.ndarray, step_weights: np.ndarray) -> np.ndarray:
+            """SWA for each row of problem weights (a row of ones is the run itself)."""
+            c, t = weights_by_problem @ corr, weights_by_problem @ tot
             acc = np.divide(c, t, out=np.zeros_like(c), where=t > 0)
-            w = weights if linear else np.ones(width)
-            return float(100 * (acc * w).sum() / w.sum())
+            return 100 * (acc @ step_weights) / step_weights.sum()
 
-        everyone = np.arange(problems)
-        metrics.add("swa_uniform", swa(everyone, False),
-                    bootstrap_interval(everyone, lambda r: swa(r, False)))
-        metrics.add("swa_linear", swa(everyone, True),
-                    bootstrap_interval(everyone, lambda r: swa(r, True)))
+        everyone = np.ones((1, len(passes)))
+        for name, w in (("swa_uniform", uniform), ("swa_linear", linear)):
+            metrics.add(name, float(swa(everyone, w)[0]), bootstrap_interval(lambda W, w=w: swa(W, w), len(passes)))
         n_total, n_pass = int(sum(attempts)), int(sum(passes))
-        metrics.add("pass", n_pass / samples_per_problem if samples_per_problem else float(n_pass))
+        metrics.add("pass", n_pass / samples_per_problem)
         metrics.add("pass_rate", n_pass / n_total, wilson_interval(n_pass, n_total))
         for name, (value, interval) in pass_at_k_table(attempts, passes).items():
             metrics.add(name, value, interval)
