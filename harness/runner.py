@@ -26,6 +26,7 @@ import jinja2
 
 from . import __version__
 from .models import ModelAdapter
+from .models.retry import POLICY_KEYS
 from .provenance import git_revision
 from .store import ResultWrite, RunRow, Store
 from .task import LoadOptions, Task
@@ -93,7 +94,8 @@ def run_identity(cfg: RunConfig) -> tuple[str, str, dict[str, Any]]:
         "grader_image": task.grader_image,
         "python": sys.version.split()[0],
     }
-    identity = {k: record[k] for k in ("task", "prompt_template", "model", "samples_per_problem", "grader_image")}
+    identity = {k: record[k] for k in ("task", "prompt_template", "samples_per_problem", "grader_image")}
+    identity["model"] = {**record["model"], "params": output_params(cfg.params)}
     identity["harness"] = {"version": __version__}
     config_key = stable_hash(identity)
     backend, _, model_name = cfg.adapter.spec.partition(":")
@@ -102,8 +104,15 @@ def run_identity(cfg: RunConfig) -> tuple[str, str, dict[str, Any]]:
     return name, config_key, record
 
 
+def output_params(params: GenParams) -> dict[str, Any]:
+    """The parameters that can change what a model answers (retry and time-out settings cannot)."""
+    d = params.as_dict()
+    d["extra"] = {k: v for k, v in d["extra"].items() if k not in POLICY_KEYS}
+    return d
+
+
 def response_key(adapter: ModelAdapter, params: GenParams, prompt_key: str, idx: int) -> str:
-    return stable_hash("response", adapter.fingerprint(), params.as_dict(), prompt_key, idx)
+    return stable_hash("response", adapter.fingerprint(), output_params(params), prompt_key, idx)
 
 
 def verdict_key(task: Task, sample_id: str, canonical_answer: str) -> str:

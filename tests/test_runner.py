@@ -188,7 +188,7 @@ def _wait_for_results(store: Path, at_least: int, timeout: float = 60) -> None:
 
 def test_sigkill_mid_run_then_resume_completes_every_sample_exactly_once(tmp_path):
     store = tmp_path / "kill.sqlite"
-    env = {"ECHO_TASK_SIZE": "300", "ECHO_TASK_DELAY": "0.01"}
+    env = {"ECHO_TASK_SIZE": "300", "ECHO_TASK_DELAY": "0.02"}
     args = ("--task", ECHO, "--model", "oracle", "--run-name", "killed")
     proc = _start(store, *args, env_extra=env)
     _wait_for_results(store, 40)
@@ -206,7 +206,7 @@ def test_sigkill_mid_run_then_resume_completes_every_sample_exactly_once(tmp_pat
 
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
     store = tmp_path / "int.sqlite"
-    env = {"ECHO_TASK_SIZE": "300", "ECHO_TASK_DELAY": "0.01"}
+    env = {"ECHO_TASK_SIZE": "3000", "ECHO_TASK_DELAY": "0.01"}
     proc = _start(store, "--task", ECHO, "--model", "oracle", "--run-name", "stopped", env_extra=env)
     _wait_for_results(store, 20)
     proc.send_signal(signal.SIGINT)
@@ -214,4 +214,13 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
     assert proc.returncode == 130
     assert "Resume with the same command" in err and "Traceback" not in err
     assert Store(store).get_run("stopped").status == "interrupted"
-    assert 20 <= sum(results_per_sample(store, "stopped").values()) < 300
+    assert 20 <= sum(results_per_sample(store, "stopped").values()) < 3000
+
+
+def test_retry_and_timeout_settings_do_not_change_the_run(cli):
+    cli("run", "--task", ECHO, "--model", "oracle", "--limit", "5", "--model-arg", "timeout=5")
+    again = cli("run", "--task", ECHO, "--model", "oracle", "--limit", "5", "--model-arg", "timeout=9",
+                "--model-arg", "max_retries=1")
+    assert "5 attempts were already done" in again.stderr
+    other = cli("run", "--task", ECHO, "--model", "oracle", "--limit", "5", "--model-arg", "top_k=3")
+    assert "already done" not in other.stderr  # an argument that can change the answers is another run
