@@ -11,7 +11,8 @@ import click
 from . import __version__
 from .models import ModelError, make_adapter
 from .registry import all_tasks, get_task
-from .report import as_json, as_table, summarize
+from .metrics import paired_comparison
+from .report import as_json, as_table, per_sample_scores, summarize
 from .runner import RunConfig, RunConflict, Runner
 from .store import Store, StoreError
 from .task import LoadOptions, TaskError, load_template
@@ -207,6 +208,33 @@ def show(ctx, run_name, sample_id, fmt) -> None:
         click.secho("-- verdict", fg="cyan")
         click.echo(json.dumps({"status": a["status"], "score": a["score"], **a["details"]}, indent=2,
                               ensure_ascii=False))
+
+@main.command()
+@click.argument("run_a", metavar="BASELINE")
+@click.argument("run_b", metavar="CANDIDATE")
+@opt("--format", "fmt", env="HARNESS_FORMAT", type=click.Choice(["text", "json"]), default="text",
+     help="Output format.")
+@click.pass_context
+def compare(ctx, run_a, run_b, fmt) -> None:
+    """Paired comparison of two runs on the samples both graded: the candidate's pass rate minus the
+    baseline's, its 95% interval and p-value, and how many samples got better or worse."""
+    store = _store(ctx)
+    a, b = _find_run(store, run_a), _find_run(store, run_b)
+    try:
+        cmp = paired_comparison(per_sample_scores(store, a.name), per_sample_scores(store, b.name))
+    except ValueError as exc:
+        raise HarnessError(f"cannot compare {a.name} and {b.name}: {exc}",
+                           "compare runs of the same task and split") from exc
+    result = {"baseline": a.name, "candidate": b.name, "samples": cmp.n, "baseline_pass_rate": cmp.mean_a,
+              "candidate_pass_rate": cmp.mean_b, "difference": cmp.difference, "interval": list(cmp.interval),
+              "p_value": cmp.p_value, "better": cmp.better, "worse": cmp.worse}
+    if fmt == "json":
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(f"{cmp.n} shared samples: baseline {cmp.mean_a:.4f}, candidate {cmp.mean_b:.4f}\n"
+               f"difference {cmp.difference:+.4f} [{cmp.interval[0]:+.4f}, {cmp.interval[1]:+.4f}] "
+               f"(95%), p = {cmp.p_value:.4g}; {cmp.better} better, {cmp.worse} worse")
+
 
 @main.command()
 @click.argument("task_ref", metavar="TASK")

@@ -22,6 +22,11 @@ def sample_results(store: Store, run: str) -> Iterator[SampleResult]:
         yield SampleResult(sample_id, verdicts)
 
 
+def per_sample_scores(store: Store, run: str) -> dict[str, float]:
+    """Each sample's share of passed attempts (infra attempts left out; samples with none are omitted)."""
+    return {r.sample_id: r.correct / r.n for r in sample_results(store, run) if r.n}
+
+
 def summarize(store: Store, run: RunRow, task: Task | None = None) -> dict[str, Any]:
     task = task or get_task(run.record.get("task_ref") or run.task)
     metrics = task.aggregate(sample_results(store, run.name), run.samples_per_problem)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -224,3 +225,15 @@ def test_retry_and_timeout_settings_do_not_change_the_run(cli):
     assert "5 attempts were already done" in again.stderr
     other = cli("run", "--task", ECHO, "--model", "oracle", "--limit", "5", "--model-arg", "top_k=3")
     assert "already done" not in other.stderr  # an argument that can change the answers is another run
+
+
+def test_compare_two_runs_on_the_same_samples(cli, tmp_path):
+    cli("run", "--task", ECHO, "--model", "oracle", "--limit", "20", "--run-name", "base")
+    rows = [{"id": f"n{i:05d}", "response": str(2 * i if i >= 6 else -1)} for i in range(20)]
+    preds = write_jsonl(tmp_path / "p.jsonl", rows)
+    cli("run", "--task", ECHO, "--model", f"replay:{preds}", "--limit", "20", "--run-name", "cand")
+    out = json.loads(cli("compare", "base", "cand", "--format", "json").stdout)
+    assert out["samples"] == 20 and out["worse"] == 6 and out["better"] == 0
+    assert out["difference"] == pytest.approx(-6 / 20)
+    assert out["p_value"] == pytest.approx(2 / 2**6)
+    assert "6 worse" in cli("compare", "base", "cand").stdout
