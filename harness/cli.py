@@ -260,6 +260,68 @@ def generate(task_ref, param, out) -> None:
     else:
         click.echo(text)
 
+@main.group()
+def images() -> None:
+    """Sandbox images: built from the recipes in sandboxes/ (offline from Debian packages when no registry
+    answers), tagged with a hash of their recipe and rebuilt only when it changes."""
+
+
+def _sandbox_call(fn, *args):
+    from .sandbox import SandboxError
+
+    try:
+        return fn(*args)
+    except SandboxError as exc:
+        raise HarnessError(str(exc)) from exc
+
+
+@images.command("build")
+@click.argument("names", nargs=-1)
+def images_build(names) -> None:
+    """Build the images of NAMES (default: every recipe) where their recipe changed."""
+    from .sandbox.cli_support import build_images
+
+    for info in _sandbox_call(build_images, list(names) or None):
+        state = f"built in {info.build_s:.0f} s" if info.built_now else "up to date"
+        click.echo(f"{info.tag}  {info.id[:19]}  {state}")
+
+
+@images.command("list")
+def images_list() -> None:
+    """List the harness's images and whether each matches its current recipe."""
+    from .sandbox.cli_support import image_rows
+
+    rows = _sandbox_call(image_rows)
+    if not rows:
+        click.echo("no harness images; `harness images build` makes them")
+    for r in rows:
+        click.echo(f"{r.tag}  {r.id[:19]}  {r.size_mb:.0f} MB  {'current' if r.current else 'outdated'}")
+
+
+@images.command("prune")
+@click.option("--all", "all_images", is_flag=True, help="Remove every harness image, current ones too.")
+def images_prune(all_images) -> None:
+    """Remove images of outdated recipes."""
+    from .sandbox.cli_support import prune
+
+    removed = _sandbox_call(prune, all_images)
+    click.echo("\n".join(removed) if removed else "nothing to remove")
+
+
+@main.group()
+def sandbox() -> None:
+    """Sandbox containers."""
+
+
+@sandbox.command("cleanup")
+@click.option("--all", "all_containers", is_flag=True, help="Also remove running sandbox containers.")
+def sandbox_cleanup(all_containers) -> None:
+    """Remove sandbox containers left behind by harness runs that were killed."""
+    from .sandbox.cli_support import cleanup
+
+    click.echo(f"removed {_sandbox_call(cleanup, all_containers)} container(s)")
+
+
 SMOKE_LIMIT = 20
 
 @main.command()

@@ -44,3 +44,16 @@ def test_instance_sandbox_is_hardened_and_stops_at_the_deadline(python_image, do
         assert r.stdout == "65534 ['lo']\n" and "Read-only file system" in r.stderr
         r = box.run(["sleep", "30"], limits=RunLimits(timeout_s=1))
         assert r.ending is Ending.TIMED_OUT and r.wall_s < 5
+
+
+def test_cli_lists_builds_and_cleans_up(docker_client, python_image):
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    listed = CliRunner().invoke(main, ["images", "list"])
+    assert listed.exit_code == 0 and python_image.tag in listed.output and "current" in listed.output
+    built = CliRunner().invoke(main, ["images", "build", "python"])
+    assert built.exit_code == 0 and "up to date" in built.output
+    cleaned = CliRunner().invoke(main, ["sandbox", "cleanup"])
+    assert cleaned.exit_code == 0 and "removed" in cleaned.output
