@@ -47,20 +47,24 @@ def bootstrap_interval(
     resamples: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
-    chunk: int = 100,
+    max_cells: int = 1_000_000,
 ) -> tuple[float, float]:
     """Percentile bootstrap over n rows (problems), resampled with replacement.
 
     `statistic(W)` gets a (b, n) matrix whose row j counts how often each problem was drawn in resample j, and
     returns the b statistics; a per-problem mean is `W @ x / n`. Working on counts keeps any statistic built from
-    per-problem sums vectorised, and memory bounded by `chunk` x n whatever the number of resamples."""
+    per-problem sums vectorised; resamples are drawn in chunks of at most `max_cells` counts, so memory stays
+    bounded whatever the number of problems or resamples."""
     if n == 0:
         return (float("nan"), float("nan"))
     rng = np.random.default_rng(seed)
+    chunk = max(1, max_cells // n)
     stats = []
     for start in range(0, resamples, chunk):
         b = min(chunk, resamples - start)
-        stats.append(np.asarray(statistic(rng.multinomial(n, np.full(n, 1.0 / n), size=b).astype(float))))
+        draws = rng.integers(0, n, size=(b, n)) + (np.arange(b) * n)[:, None]  # row j's draws, offset by j*n
+        counts = np.bincount(draws.ravel(), minlength=b * n).reshape(b, n).astype(float)
+        stats.append(np.asarray(statistic(counts)))
     values = np.concatenate(stats)
     alpha = (1 - confidence) / 2
     return (float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha)))

@@ -129,7 +129,7 @@ class Runner:
         # queues hold batches: generation batches of up to adapter.batch_size requests, else lists of BATCH items
         self.gen_q: queue.Queue = queue.Queue(maxsize=2 * adapter.concurrency)
         self.grade_q: queue.Queue = queue.Queue(maxsize=4 * cfg.grade_workers)
-        self.write_q: queue.Queue = queue.Queue(maxsize=64)
+        self.write_q: queue.Queue = queue.Queue(maxsize=16)
         self.summary = RunSummary(run=self.name)
         self._errors: list[BaseException] = []
         self._bar = None
