@@ -111,8 +111,14 @@ def output_params(params: GenParams) -> dict[str, Any]:
     return d
 
 
-def response_key(adapter: ModelAdapter, params: GenParams, prompt_key: str, idx: int) -> str:
-    return stable_hash("response", adapter.fingerprint(), output_params(params), prompt_key, idx)
+def response_key(model_key: str, prompt_key: str, idx: int) -> str:
+    """The cache key of one response: the model (see `model_key`), the prompt, and the attempt index."""
+    return stable_hash("response", model_key, prompt_key, idx)
+
+
+def model_key(adapter: ModelAdapter, params: GenParams) -> str:
+    """What identifies a model's outputs: its fingerprint and the parameters that can change them."""
+    return stable_hash(adapter.fingerprint(), output_params(params))
 
 
 def verdict_key(task: Task, sample_id: str, canonical_answer: str) -> str:
@@ -125,6 +131,7 @@ class Runner:
         self.store = store
         self.stop = threading.Event()
         self.name, self.config_key, self.record = run_identity(cfg)
+        self.model_key = model_key(cfg.adapter, cfg.params)
         adapter = cfg.adapter
         # queues hold batches: generation batches of up to adapter.batch_size requests, else lists of BATCH items
         self.gen_q: queue.Queue = queue.Queue(maxsize=2 * adapter.concurrency)
@@ -249,7 +256,7 @@ class Runner:
             pkey = prompt.key()
             uncached = []
             for i in todo:
-                rkey = response_key(cfg.adapter, cfg.params, pkey, i)
+                rkey = response_key(self.model_key, pkey, i)
                 text = None if cfg.fresh else store.response_text(rkey)
                 if text is None:
                     uncached.append(i)
@@ -291,7 +298,7 @@ class Runner:
         items = []
         for (ordinal, req, pkey), outs in zip(batch, responses):
             for i, resp in zip(req.indices, outs):
-                rkey = response_key(adapter, self.cfg.params, pkey, i)
+                rkey = response_key(self.model_key, pkey, i)
                 items.append(_Item(ordinal, req.sample, req.prompt, pkey, i, rkey, resp, False))
         for start in range(0, len(items), BATCH):
             self._put(self.grade_q, items[start:start + BATCH], force=True)
