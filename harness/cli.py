@@ -322,7 +322,6 @@ def sandbox_cleanup(all_containers) -> None:
     click.echo(f"removed {_sandbox_call(cleanup, all_containers)} container(s)")
 
 
-SMOKE_LIMIT = 20
 
 @main.command()
 @click.pass_context
@@ -332,11 +331,13 @@ def smoke(ctx) -> None:
     store = _store(ctx)
     summaries = []
     for task in all_tasks():
+        options = task.smoke_options()
+        if options is None:
+            continue
         fixture = task.folder / "fixtures" / "smoke_predictions.jsonl"
         models = ["oracle"] + ([f"replay:{fixture}"] if fixture.is_file() else [])
         for model in models:
-            runner, summary = execute_run(store, str(task.folder), model, GenParams(),
-                                          LoadOptions(limit=SMOKE_LIMIT), progress=False)
+            runner, summary = execute_run(store, str(task.folder), model, GenParams(), options, progress=False)
             summaries.append(summarize(store, store.get_run(summary.run), task))
     click.echo(as_table(summaries))
 

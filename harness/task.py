@@ -61,6 +61,11 @@ class Task(ABC):
         """Number of samples of a split without --data, when known cheaply (for `harness list`)."""
         return None
 
+    def smoke_options(self) -> LoadOptions | None:
+        """What `harness smoke` (`make run`) evaluates: a few samples of data that ships with the task
+        (built in, or small fixtures of its own). None leaves the task out of the smoke suite."""
+        return LoadOptions(limit=20)
+
     # --- prompt, answer, grade ----------------------------------------------------------------------
     @abstractmethod
     def render(self, sample: Sample, template: jinja2.Template) -> Prompt: ...
