@@ -26,6 +26,12 @@ def make_adapter(spec: str, params: GenParams, task: Task, base_url: str | None 
     if backend == "anthropic":
         from .anthropic_api import AnthropicModel
         return AnthropicModel(spec, params, name, base_url=base_url, concurrency=concurrency)
+    if backend == "hf":
+        from .hf import HFModel
+        return HFModel(spec, params, name)
+    if backend == "vllm":
+        from .vllm_engine import VLLMModel
+        return VLLMModel(spec, params, name)
     raise ModelError(f"model {spec!r}: unknown backend {backend!r}; backends: {', '.join(BACKENDS)}")
 
 
