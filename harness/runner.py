@@ -249,7 +249,10 @@ class Runner:
                 return
             done = set() if cfg.fresh else store.done_indices(self.name, sample.id)
             todo = [i for i in range(n) if i not in done]
-            self.summary.skipped += n - len(todo)
+            if len(todo) < n:
+                self.summary.skipped += n - len(todo)
+                if self._bar is not None:  # done in an earlier session: count it towards the total at once
+                    self._bar.update(n - len(todo))
             if not todo:
                 continue
             prompt = task.render(sample, cfg.template)
@@ -364,7 +367,9 @@ class Runner:
             return
         from tqdm import tqdm
 
-        size = self.cfg.options.limit or self.cfg.task.size(self.cfg.options.split)
+        opts = self.cfg.options
+        builtin_size = self.cfg.task.size(opts.split) if opts.data is None else None  # --data: unknown
+        size = min(filter(None, (opts.limit, builtin_size)), default=None)
         total = size * self.cfg.samples_per_problem if size else None
         self._bar = tqdm(total=total, desc=self.name, unit="sample", file=sys.stderr, disable=None,
                          dynamic_ncols=True, mininterval=0.5)
