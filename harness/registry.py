@@ -13,6 +13,7 @@ import types
 from importlib.metadata import entry_points
 from pathlib import Path
 
+from .paths import builtin_dir
 from .task import Task, TaskError
 
 PLUGIN_GROUP = "harness.tasks"
@@ -20,19 +21,10 @@ _PARENT = "harness_tasks"
 
 
 def builtin_tasks_dir() -> Path:
-    here = Path(__file__).resolve().parent
-    for candidate in (here.parent / "tasks", here / "_builtin" / "tasks"):
-        if candidate.is_dir():
-            return candidate
-    raise TaskError("the built-in tasks folder is missing from this installation; reinstall the harness")
-
-
-def builtin_sandboxes_dir() -> Path:
-    here = Path(__file__).resolve().parent
-    for candidate in (here.parent / "sandboxes", here / "_builtin" / "sandboxes"):
-        if candidate.is_dir():
-            return candidate
-    raise TaskError("the sandboxes folder is missing from this installation; reinstall the harness")
+    try:
+        return builtin_dir("tasks")
+    except FileNotFoundError as exc:
+        raise TaskError(str(exc)) from exc
 
 
 def load_task_folder(folder: Path) -> Task:

@@ -5,19 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..paths import builtin_dir
 from .limits import ContainerLimits
 
 SANDBOX_USER = "65534:65534"  # nobody:nogroup
-PERF_SECCOMP_PROFILE = Path(__file__).resolve().parent.parent.parent / "sandboxes" / "seccomp-perf.json"
 
 
 def _seccomp_profile_path() -> Path:
-    if PERF_SECCOMP_PROFILE.is_file():
-        return PERF_SECCOMP_PROFILE
-    builtin = Path(__file__).resolve().parent.parent / "_builtin" / "sandboxes" / "seccomp-perf.json"
-    if builtin.is_file():
-        return builtin
-    raise FileNotFoundError(f"seccomp profile not found at {PERF_SECCOMP_PROFILE} or {builtin}")
+    return builtin_dir("sandboxes") / "seccomp-perf.json"
 
 
 def hardened_kwargs(limits: ContainerLimits, *, labels: dict[str, str], allow_perf: bool = False,

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from ..paths import builtin_dir
 from .engine import docker_client
 from .errors import ImageBuildError
 
@@ -68,11 +69,10 @@ class ImageRow:
 # ------------------------------------------------------------------------------------------- recipes
 def recipes_root() -> Path:
     """sandboxes/ of the source tree, or the copy packaged inside the wheel."""
-    here = Path(__file__).resolve()
-    for candidate in (here.parent.parent.parent / "sandboxes", here.parent.parent / "_builtin" / "sandboxes"):
-        if candidate.is_dir():
-            return candidate
-    raise ImageBuildError(f"no sandboxes/ recipe folder next to {here.parent.parent}")
+    try:
+        return builtin_dir("sandboxes")
+    except FileNotFoundError as exc:
+        raise ImageBuildError(str(exc)) from exc
 
 
 def recipe_dir(name: str) -> Path:
