@@ -186,3 +186,22 @@ def test_end_to_end_run_and_resume(tiny: Path, tmp_path: Path, monkeypatch: pyte
     third = CliRunner().invoke(main, [*args, "--run-name", "again"], catch_exceptions=False)
     assert third.exit_code == 0, third.output
     assert sum(calls) == 2
+
+
+def test_hub_id_loads_offline_from_the_cache_pinned_to_its_commit(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hub id resolves (offline) through the cache's refs to a commit; that commit is loaded and is the
+    fingerprint's revision. A revision the cache lacks is a clear error naming the download command."""
+    import huggingface_hub.constants
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hub" / "models--someone--tiny"
+    build_tiny_model(repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    model = HFModel("hf:someone/tiny", GenParams(max_tokens=4), "someone/tiny")
+    assert model.fingerprint()["revision"] == commit
+    assert model.generate([req("x")])[0][0].error is None
+    with pytest.raises(ModelError, match=r"not in the local cache .*hf download someone/tiny --revision v2"):
+        HFModel("hf:someone/tiny", GenParams(extra=(("revision", "v2"),)), "someone/tiny")
