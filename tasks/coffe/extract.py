@@ -162,7 +162,7 @@ def extract_function(text: str, prompt: str, entry_point: str, code_prompt: str 
     code = _with_imports(chosen, [b for b in blocks if b is not chosen])
     head = code_prompt
     if head and not (defines(code, entry_point) or defines(code, "solution")):
-        completed = head + code if code.startswith((" ", "\t")) else head.rstrip() + "\n" + code
+        completed = head.rstrip() + "\n" + code
         if parses(completed) and defines(completed, entry_point):
             code = completed
     code = _with_imports(code, [head])
@@ -187,5 +187,5 @@ def extract_official(text: str, prompt: str, entry_point: str | None, code_promp
     if entry_point is None:
         return code.rstrip("\n") + "\n"
     if code_prompt and not code.lstrip().startswith("def"):
-        code = code_prompt + code if code.startswith((" ", "\t")) else code_prompt.rstrip() + "\n" + code
+        code = code_prompt.rstrip() + "\n" + code
     return as_solution(drop_test_statements(code, entry_point), entry_point)

@@ -17,6 +17,7 @@ harness-python image through check.py; the host only sends files and reads the r
 
 from __future__ import annotations
 
+import atexit
 import json
 import secrets
 import threading
@@ -75,6 +76,7 @@ class Grader:
                 self._image = ensure_image("python")
                 self._pool = WarmPool(self._image.tag, CONTAINER, size=self.workers, recycle_after=50,
                                       image_id=self._image.id)
+                atexit.register(self.close)
             return self._pool
 
     @property

@@ -1,0 +1,91 @@
+"""From a response to the graded program: fences, bare code, completions, imports, the official clean-up."""
+
+from __future__ import annotations
+
+import ast
+
+from harness.task import LoadOptions
+
+from .conftest import FIXTURE, TASK
+
+extract = __import__(type(TASK).__module__ + ".extract", fromlist=["x"])
+SAMPLES = {s.id: s for s in TASK.samples(LoadOptions(data=str(FIXTURE)))}
+FILE_SAMPLES = list(TASK.samples(LoadOptions(split="file", data=str(FIXTURE))))
+OFFICIAL = {s.id: s for s in TASK.samples(LoadOptions(split="function-official", data=str(FIXTURE)))}
+
+
+def run(code: str, *args):
+    """Only our own fixture code runs here (no model output): define it and call `solution`."""
+    ns: dict = {}
+    exec(compile(code, "<test>", "exec"), ns)
+    return ns["solution"](*args)
+
+
+def test_fenced_block_with_prose_and_examples_around_it():
+    text = ("Here is my answer:\n\n```python\ndef min_max(nums):\n    return (min(nums), max(nums))\n\n"
+            "print(min_max([1, 2]))\nassert min_max([3]) == (3, 3)\n```\nIt runs in O(n).")
+    code = TASK.extract(SAMPLES["Mbpp/2"], text).value
+    assert "print(" not in code and "assert" not in code  # examples the model added are not run
+    assert run(code, [4, 2, 9]) == (2, 9)
+
+
+def test_the_block_defining_the_entry_point_wins_and_other_blocks_give_their_imports():
+    text = ("First:\n```python\nimport math\n```\nThen:\n```python\ndef mean_below(n):\n"
+            "    return math.fsum(range(n)) / n\n```\nUsage:\n```python\nmean_below(3)\n```")
+    code = TASK.extract(SAMPLES["Mbpp/1"], text).value
+    assert code.startswith("import math") and run(code, 4) == 1.5
+
+
+def test_bare_code_and_an_mbpp_prompt_left_open_on_a_python_fence():
+    bare = "def min_max(nums):\n    return min(nums), max(nums)\n"
+    assert run(TASK.extract(SAMPLES["Mbpp/2"], bare).value, [5, 1]) == (1, 5)
+    open_fence = "def min_max(nums):\n    return min(nums), max(nums)\n```\n\nThis uses min and max."
+    assert run(TASK.extract(SAMPLES["Mbpp/2"], open_fence).value, [5, 1]) == (1, 5)
+    prose_then_code = "Sure. Here it is.\ndef min_max(nums):\n    return min(nums), max(nums)\nDone, it is linear."
+    assert run(TASK.extract(SAMPLES["Mbpp/2"], prose_then_code).value, [5, 1]) == (1, 5)
+
+
+def test_a_humaneval_body_completion_is_completed_with_its_prompt():
+    body = "    return sum(x * x for x in nums)\n"
+    code = TASK.extract(SAMPLES["HumanEval/0"], body).value
+    assert run(code, [1, 2, 3]) == 14 and "def sum_of_squares" in code
+
+
+def test_the_prompt_imports_are_added_and_recursion_keeps_working():
+    text = ("```python\ndef sum_of_squares(nums: List[int]) -> int:\n    if not nums:\n        return 0\n"
+            "    return nums[0] ** 2 + sum_of_squares(nums[1:])\n```")
+    code = TASK.extract(SAMPLES["HumanEval/0"], text).value
+    assert code.startswith("from typing import List")
+    assert run(code, [1, 2, 3]) == 14
+    assert code.rstrip().endswith("solution = sum_of_squares")
+
+
+def test_the_official_clean_up_keeps_coffe_s_behaviour():
+    # COFFE's pipeline: longest block only, no imports from the prompt or from other blocks.
+    text = "```python\ndef sum_of_squares(nums: List[int]) -> int:\n    return sum(x * x for x in nums)\n```"
+    official = TASK.extract(OFFICIAL["HumanEval/0"], text).value
+    assert "from typing import List" not in official
+    assert TASK.extract(SAMPLES["HumanEval/0"], text).value.startswith("from typing import List")
+    two_blocks = "```python\nimport math\n```\n```python\ndef mean_below(n):\n    return math.fsum(range(n)) / n\n```"
+    assert "import math" not in TASK.extract(OFFICIAL["Mbpp/1"], two_blocks).value
+
+
+def test_the_reference_solution_goes_through_unchanged_in_meaning():
+    for s in SAMPLES.values():
+        code = TASK.reference_code(s)
+        ast.parse(code)
+        assert "def solution" in code
+    for s in FILE_SAMPLES:
+        assert TASK.reference_code(s) == s.reference["solution"].rstrip("\n") + "\n"
+
+
+def test_file_level_takes_the_longest_block():
+    text = ("Input format:\n```\n3\n```\nProgram:\n```python\nn = int(input())\nprint(n * (n + 1) // 2)\n```\n")
+    code = TASK.extract(FILE_SAMPLES[0], text).value
+    assert code == "n = int(input())\nprint(n * (n + 1) // 2)\n"
+
+
+def test_canonical_is_the_program_so_equal_programs_share_a_verdict():
+    a = TASK.extract(SAMPLES["Mbpp/2"], "```python\ndef min_max(nums):\n    return min(nums), max(nums)\n```")
+    b = TASK.extract(SAMPLES["Mbpp/2"], "Answer:\ndef min_max(nums):\n    return min(nums), max(nums)\n")
+    assert a.canonical == b.canonical
