@@ -90,7 +90,7 @@ def bench_vllm(folder: Path, reqs: list[Request], max_tokens: int) -> None:
     ids = [{"prompt_token_ids": render_prompt(adapter.tokenizer, r.prompt, adapter.use_template)} for r in reqs]
     sp = vllm.SamplingParams(temperature=0.8, max_tokens=max_tokens)
     t0 = time.perf_counter()
-    outs = adapter.llm.generate(ids, sp, use_tqdm=False)
+    outs = adapter.llm.generate(ids, sampling_params=sp, use_tqdm=False)
     direct = sum(len(c.token_ids) for o in outs for c in o.outputs) / (time.perf_counter() - t0)
     print(f"vllm, {len(reqs)} prompts: adapter {through_adapter:.0f} tok/s, vllm.LLM.generate directly {direct:.0f} "
           f"tok/s, ratio {through_adapter / direct:.2f}")

@@ -116,7 +116,9 @@ class VLLMModel(ModelAdapter):
                              f"{redact(str(exc)).strip()[:2000]}") from exc
         self.tokenizer = self.llm.get_tokenizer()
         self.use_template = template_mode == "auto" and bool(getattr(self.tokenizer, "chat_template", None))
-        model_config = getattr(self.llm.llm_engine, "model_config", None)
+        engine = getattr(self.llm, "llm_engine", None)
+        model_config = getattr(engine, "model_config", None) or getattr(getattr(engine, "vllm_config", None),
+                                                                         "model_config", None)
         self.max_model_len: int | None = getattr(model_config, "max_model_len", None)
         dtype = str(getattr(model_config, "dtype", engine_args["dtype"])).removeprefix("torch.")
         self._fingerprint = {"spec": spec, "backend": "vllm", "model": name, "revision": self.source.revision,
@@ -178,8 +180,8 @@ class VLLMModel(ModelAdapter):
         plan = self._plan(requests, out)
         if plan:
             try:
-                results = self.llm.generate([prompt for _, _, prompt, _ in plan], [sp for _, _, _, sp in plan],
-                                            use_tqdm=False)
+                results = self.llm.generate([prompt for _, _, prompt, _ in plan],
+                                            sampling_params=[sp for _, _, _, sp in plan], use_tqdm=False)
             except Exception as exc:
                 reason = redact(f"vLLM generation failed: {type(exc).__name__}: {exc}")
                 results = None
