@@ -2,6 +2,11 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+# The tests of local inference (hf:) need torch. The default takes the CPU build that lies on this project's
+# machines; elsewhere set TORCH_SPEC to the build you want, or to nothing to skip those tests.
+TORCH_SPEC ?= torch==2.13.0
+comma := ,
+TEST_INSTALL := $(if $(TORCH_SPEC),'$(TORCH_SPEC)' -e '.[test$(comma)hf]',-e '.[test]')
 
 .PHONY: run test docker bench clean
 
@@ -15,8 +20,12 @@ $(BIN)/.installed: pyproject.toml
 run: $(BIN)/.installed
 	$(BIN)/harness smoke
 
+$(BIN)/.installed-test: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet $(TEST_INSTALL)
+	touch $@
+
 ## test: set up (Docker engine included where it may be started), then run the whole test suite
-test: $(BIN)/.installed docker
+test: $(BIN)/.installed-test docker
 	$(BIN)/python -m pytest -q -ra
 
 ## docker: make sure a Docker engine answers (installs and starts one where allowed)

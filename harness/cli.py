@@ -99,7 +99,8 @@ def execute_run(store: Store, task_ref: str, model: str, params: GenParams, opti
 @opt("--task", "-t", "task_ref", env="HARNESS_TASK", required=True,
      help="Task name (see `harness list`), an installed plug-in, or a task folder's path.")
 @opt("--model", "-m", env="HARNESS_MODEL", required=True,
-     help="BACKEND:NAME: openai:<model>, anthropic:<model>, replay:<file.jsonl>, or oracle.")
+     help="BACKEND:NAME: openai:<model>, anthropic:<model>, hf:<hub id or folder> (transformers), "
+     "vllm:<hub id or folder> (GPU), replay:<file.jsonl>, or oracle.")
 @opt("--limit", env="HARNESS_LIMIT", type=click.IntRange(min=1), help="Evaluate only the first N samples.")
 @opt("--samples", "-n", env="HARNESS_SAMPLES", type=click.IntRange(min=1), default=1,
      help="Attempts per sample (for pass@k).")

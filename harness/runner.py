@@ -105,10 +105,15 @@ def run_identity(cfg: RunConfig) -> tuple[str, str, dict[str, Any]]:
     return name, config_key, record
 
 
+# --model-arg keys that say how to run a model, not what it answers: left out of cache keys and run names
+RUNTIME_KEYS = frozenset(POLICY_KEYS) | {"batch_size", "device", "gpu_memory_utilization", "enforce_eager",
+                                         "prefix_caching", "tensor_parallel_size"}
+
+
 def output_params(params: GenParams) -> dict[str, Any]:
-    """The parameters that can change what a model answers (retry and time-out settings cannot)."""
+    """The parameters that can change what a model answers (retries, time-outs, batching, devices cannot)."""
     d = params.as_dict()
-    d["extra"] = {k: v for k, v in d["extra"].items() if k not in POLICY_KEYS}
+    d["extra"] = {k: v for k, v in d["extra"].items() if k not in RUNTIME_KEYS}
     return d
 
 

@@ -221,7 +221,7 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
 def test_retry_and_timeout_settings_do_not_change_the_run(cli):
     cli("run", "--task", ECHO, "--model", "oracle", "--limit", "5", "--model-arg", "timeout=5")
     again = cli("run", "--task", ECHO, "--model", "oracle", "--limit", "5", "--model-arg", "timeout=9",
-                "--model-arg", "max_retries=1")
+                "--model-arg", "max_retries=1", "--model-arg", "batch_size=7")
     assert "5 attempts were already done" in again.stderr
     other = cli("run", "--task", ECHO, "--model", "oracle", "--limit", "5", "--model-arg", "top_k=3")
     assert "already done" not in other.stderr  # an argument that can change the answers is another run
