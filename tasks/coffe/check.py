@@ -26,6 +26,7 @@ input is built, as COFFE does.
 from __future__ import annotations
 
 import copy
+import gc
 import io
 import json
 import math
@@ -273,6 +274,7 @@ def run_counts(job):
     indices = list(range(len(job["stress"]))) if only is None else list(only)
     # Python 3.11 removed random.sample(set); COFFE's generators were written for 3.10.
     random.Random.sample = _sample_compat
+    module_sample, random.sample = random.sample, random._inst.sample  # the module's function, rebound
     if level == "function":
         try:
             _define_solution(code)
@@ -292,6 +294,7 @@ def run_counts(job):
         try:
             if level == "function":
                 fn = _define_solution(code)  # fresh namespace: caches of an earlier test do not help
+                gc.collect()  # the collector's counters start from zero: counts do not depend on history
                 _arm(limit)
                 try:
                     count_call("s%d" % i, fn, *spec)
@@ -299,6 +302,7 @@ def run_counts(job):
                     _disarm()
             else:
                 with _Stdio(spec):
+                    gc.collect()
                     _arm(limit)
                     try:
                         count_call("s%d" % i, _run_program, code)
@@ -310,7 +314,7 @@ def run_counts(job):
         except BaseException as exc:  # noqa: BLE001
             row.update(ok=False, stage="run", reason="%s: %s" % (type(exc).__name__, str(exc)[:300]))
         row["wall_s"] = round(time.perf_counter() - start, 4)
-    random.Random.sample = _sample_310
+    random.Random.sample, random.sample = _sample_310, module_sample
     return 0, {"tests": tests}
 
 

@@ -9,8 +9,8 @@ harness-python image through check.py; the host only sends files and reads the r
 2. The candidate on the correctness tests: pass / fail (an output differs) / error (syntax, exception, limit).
 3. Only for a passing candidate: the best reference's count on every stressful test (cached by solution, test,
    image id and method; counted once, in one valgrind process per problem), then the candidate's, on the tests
-   where the reference has a count, each test limited to max(STRESS_FLOOR_S, TIME_FACTOR x the reference's
-   valgrind time).  A stressful test whose input cannot be built (a generator that fails on this Python) or on
+   where the reference has a count, each test limited to max(STRESS_FLOOR_S, TIME_FACTOR x VALGRIND_SLOWDOWN x
+   the reference's native time).  A stressful test whose input cannot be built (a generator that fails on this Python) or on
    which the reference fails is excluded for both and listed.  A candidate that fails or runs past the limit on
    a stressful test gets no total (COFFE's INF): never efficient, left out of speedup.
 """
@@ -37,7 +37,8 @@ TIME_FACTOR = 10.0  # candidate limit = factor x reference time (COFFE's factor)
 TIME_FLOOR_S = 2.0  # ... but never below this (start-up noise, a loaded machine)
 STRESS_FLOOR_S = 30.0  # per stressful test under valgrind
 REF_TEST_LIMIT_S = 60.0  # the reference on one correctness test (native)
-REF_STRESS_LIMIT_S = 900.0  # the reference on one stressful test under valgrind (~15 s native)
+REF_NATIVE_STRESS_LIMIT_S = 60.0  # the reference on one stressful test, native (COFFE: 50 s)
+VALGRIND_SLOWDOWN = 60.0  # callgrind runs Python ~60x slower than native (measured 57-68x)
 RUN_CAP_S = 3600.0  # one sandbox run, whatever the sum of its tests' limits
 CONTAINER = ContainerLimits(memory_mb=4096, cpus=1.0, pids=64, tmpfs_mb=512, shm_mb=16)
 INFRA_RETRIES = 2
@@ -54,6 +55,9 @@ class CheckFailed(Exception):
 class Grader:
     def __init__(self, check_program: Path, workers: int = 2, cache: ReferenceCache | None = None):
         self.check_src = Path(check_program).read_text(encoding="utf-8")
+        # the cache's method column names the check program too: a change of what is counted is a new method
+        self.count_method = f"{METHOD}/check-{sha(self.check_src)[:12]}"
+        self.time_method = f"{TIME_METHOD}/check-{sha(self.check_src)[:12]}"
         self.workers = workers
         self._cache = cache
         self._pool: WarmPool | None = None
@@ -95,7 +99,8 @@ class Grader:
             return self._problem_locks.setdefault(key, threading.Lock())
 
     # ------------------------------------------------------------------------------------------- runs
-    def _check(self, job: dict[str, Any], timeout_s: float, count: str | None = None) -> tuple[int, dict, RunResult]:
+    def _check(self, job: dict[str, Any], timeout_s: float, count: str | None = None,
+               env: dict[str, str] | None = None) -> tuple[int, dict, RunResult]:
         """Run check.py on a job; (exit code, result object, run).  Sandbox failures are retried, then raised."""
         nonce = secrets.token_hex(12)
         files = {"check.py": self.check_src, "job.json": json.dumps(job)}
@@ -105,7 +110,8 @@ class Grader:
         for attempt in range(INFRA_RETRIES + 1):
             try:
                 result = self.pool().run(["python3", "check.py"], files=files, stdin=nonce + "\n", limits=limits,
-                                         env={"PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}, count=count)
+                                         env={"PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", **(env or {})},
+                                         count=count)
                 break
             except InfraError as exc:
                 last = exc
@@ -127,10 +133,10 @@ class Grader:
         keys = [sha(json.dumps(t, sort_keys=True)) for t in tests]
         sol = sha(ref_code)
         with self._problem_lock(f"time:{sample.id}"):
-            failed = self.cache.get_many(sol, [_all_key(keys)], self.image_id, TIME_METHOD)
+            failed = self.cache.get_many(sol, [_all_key(keys)], self.image_id, self.time_method)
             if failed:
                 return None, failed[_all_key(keys)].error
-            found = self.cache.get_many(sol, keys, self.image_id, TIME_METHOD)
+            found = self.cache.get_many(sol, keys, self.image_id, self.time_method)
             if len(found) == len(set(keys)):
                 return [found[k].value for k in keys], None
             job = {"level": level, "mode": "correct", "code": ref_code, "tests": tests,
@@ -142,33 +148,61 @@ class Grader:
                 code, res = 2, {"reason": f"the reference run ended: {exc.result.ending.value} {exc.result.detail}"}
             if code != 0:
                 why = f"the best reference solution fails its own correctness tests here: {res.get('reason')}"
-                self.cache.put_many(sol, self.image_id, TIME_METHOD, {_all_key(keys): Entry(None, None, why)})
+                self.cache.put_many(sol, self.image_id, self.time_method, {_all_key(keys): Entry(None, None, why)})
                 return None, why
             times = [round(t, 6) for t in res["times"]]
-            self.cache.put_many(sol, self.image_id, TIME_METHOD, {k: Entry(t, None, None) for k, t in zip(keys, times)})
+            self.cache.put_many(sol, self.image_id, self.time_method, {k: Entry(t, None, None) for k, t in zip(keys, times)})
             return times, None
 
-    def reference_counts(self, sample: Sample, ref_code: str) -> dict[int, Entry]:
-        """The reference's count on each stressful test (Entry.value None: excluded, Entry.error says why)."""
+    def _count_job(self, sample: Sample, code: str, usable: list[int], limits: list[int]) -> dict[str, Any]:
+        """The one shape of every counting job: the reference's and a candidate's differ only in `code`, so that
+        the oracle's job is byte-identical to the reference's (in-process counts shift with the heap layout that
+        the job itself leaves: measured up to a few % on small tests)."""
+        return {"level": sample.metadata["level"], "mode": "count", "code": code,
+                "stress": sample.reference["stress"], "stress_only": usable, "limits": limits}
+
+    def reference_counts(self, sample: Sample, ref_code: str) -> tuple[dict[int, Entry], list[int], list[int]]:
+        """The reference on each stressful test: (entries by test, usable tests, their counting limits).
+
+        Phase 1, native (cheap): which inputs can be built and run by the reference, and how long it takes; this
+        sets every counting limit, max(STRESS_FLOOR_S, TIME_FACTOR x VALGRIND_SLOWDOWN x native time).
+        Phase 2, under callgrind: the counts, in a job of the same shape as a candidate's.
+        Entry.value None: the test is excluded for everyone, Entry.error says why."""
         stress = sample.reference["stress"]
         keys = [sha(s) for s in stress]
         sol = sha(ref_code)
         with self._problem_lock(f"count:{sample.id}"):
-            found = self.cache.get_many(sol, keys, self.image_id, METHOD)
-            missing = [i for i, k in enumerate(keys) if k not in found]
+            native = self.cache.get_many(sol, keys, self.image_id, self.time_method)
+            missing = [i for i, k in enumerate(keys) if k not in native]
             if missing:
-                job = {"level": sample.metadata["level"], "mode": "count", "code": ref_code, "stress": stress,
-                       "stress_only": missing, "limits": [REF_STRESS_LIMIT_S] * len(missing)}
+                job = self._count_job(sample, ref_code, missing, [int(REF_NATIVE_STRESS_LIMIT_S)] * len(missing))
                 self.stats["reference_runs"] += 1
                 try:
-                    code, res, run = self._check(job, REF_STRESS_LIMIT_S * len(missing) + 60, count="callgrind")
-                    new = _entries(res, run, missing, who="reference")
+                    _, res, run = self._check(job, REF_NATIVE_STRESS_LIMIT_S * len(missing) + 30,
+                                              env={"PYTHONPATH": "/opt/harness"})
+                    new = _entries(res, run, missing, who="reference", counted=False)
+                except CheckFailed as exc:
+                    why = f"the reference's run ended: {exc.result.ending.value} {exc.result.detail}"
+                    new = {i: Entry(None, None, why) for i in missing}
+                self.cache.put_many(sol, self.image_id, self.time_method, {keys[i]: e for i, e in new.items()})
+                native.update({keys[i]: e for i, e in new.items()})
+            usable = [i for i, k in enumerate(keys) if native[k].value is not None]
+            limits = [int(max(STRESS_FLOOR_S, TIME_FACTOR * VALGRIND_SLOWDOWN * native[keys[i]].value))
+                      for i in usable]
+            counts = self.cache.get_many(sol, [keys[i] for i in usable], self.image_id, self.count_method)
+            if usable and len(counts) < len(set(keys[i] for i in usable)):
+                self.stats["reference_runs"] += 1
+                try:
+                    _, res, run = self._check(self._count_job(sample, ref_code, usable, limits), sum(limits) + 60,
+                                              count="callgrind")
+                    new = _entries(res, run, usable, who="reference")
                 except CheckFailed as exc:
                     why = f"the reference's counting run ended: {exc.result.ending.value} {exc.result.detail}"
-                    new = {i: Entry(None, None, why) for i in missing}  # it would end the same way again
-                self.cache.put_many(sol, self.image_id, METHOD, {keys[i]: e for i, e in new.items()})
-                found.update({keys[i]: e for i, e in new.items()})
-            return {i: found[k] for i, k in enumerate(keys)}
+                    new = {i: Entry(None, None, why) for i in usable}
+                self.cache.put_many(sol, self.image_id, self.count_method, {keys[i]: e for i, e in new.items()})
+                counts.update({keys[i]: e for i, e in new.items()})
+            entries = {i: native[k] if native[k].value is None else counts[k] for i, k in enumerate(keys)}
+            return entries, usable, limits
 
     # ------------------------------------------------------------------------------------------ grade
     def grade(self, sample: Sample, code: str, ref_code: str) -> Verdict:
@@ -209,20 +243,20 @@ class Grader:
         return Verdict(Status.PASS, 1.0, details)
 
     def efficiency(self, sample: Sample, code: str, ref_code: str) -> dict[str, Any]:
-        ref = self.reference_counts(sample, ref_code)
-        usable = [i for i in sorted(ref) if ref[i].value is not None]
+        ref, usable, limits = self.reference_counts(sample, ref_code)
         eff: dict[str, Any] = {"method": METHOD, "image_id": self.image_id,
                                "excluded": {str(i): ref[i].error for i in sorted(ref) if ref[i].value is None}}
+        if any(ref[i].value is None for i in usable):  # the reference failed under valgrind: compare on the rest
+            keep = [(i, lim) for i, lim in zip(usable, limits) if ref[i].value is not None]
+            usable, limits = [i for i, _ in keep], [lim for _, lim in keep]
         if not usable:
             eff.update(ungradable="no stressful test is usable: " + "; ".join(sorted(set(eff["excluded"].values()))),
                        reference_total=None, prediction_total=None, tests=[])
             return eff
-        limits = [round(max(STRESS_FLOOR_S, TIME_FACTOR * (ref[i].wall_s or 0.0)), 2) for i in usable]
-        job = {"level": sample.metadata["level"], "mode": "count", "code": code, "stress": sample.reference["stress"],
-               "stress_only": usable, "limits": limits}
         self.stats["candidate_runs"] += 1
         try:
-            _, res, run = self._check(job, sum(limits) + 60, count="callgrind")
+            _, res, run = self._check(self._count_job(sample, code, usable, limits), sum(limits) + 60,
+                                      count="callgrind")
             mine = _entries(res, run, usable, who="prediction")
         except CheckFailed as exc:
             why = f"counting run ended: {exc.result.ending.value} {exc.result.detail}"
@@ -241,8 +275,9 @@ def _all_key(keys: list[str]) -> str:
     return sha("correctness:" + ",".join(keys))
 
 
-def _entries(res: dict, run: RunResult, indices: list[int], who: str) -> dict[int, Entry]:
-    """Per-test counts from a counting run's result and the runner's per-call counts."""
+def _entries(res: dict, run: RunResult, indices: list[int], who: str, counted: bool = True) -> dict[int, Entry]:
+    """Per-test counts from a counting run's result and the runner's per-call counts (counted=False: a native
+    run, the value is the test's wall time)."""
     per_call = run.instructions.per_call if run.instructions else {}
     count_error = run.instructions.error if run.instructions else "no count came back"
     rows = {row["i"]: row for row in res.get("tests", [])}
@@ -254,6 +289,8 @@ def _entries(res: dict, run: RunResult, indices: list[int], who: str) -> dict[in
         elif not row.get("ok"):
             stage = "building the input" if row.get("stage") == "input" else f"the {who}"
             out[i] = Entry(None, row.get("wall_s"), f"{stage} failed: {row.get('reason')}")
+        elif not counted:
+            out[i] = Entry(float(row.get("wall_s") or 0.0), row.get("wall_s"), None)
         elif f"s{i}" not in per_call:
             out[i] = Entry(None, row.get("wall_s"), f"no instruction count for this test ({count_error})")
         else:

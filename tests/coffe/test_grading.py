@@ -1,0 +1,119 @@
+"""Grading in the sandbox on the project's own fixture: correctness verdicts, instruction counts, the reference
+cache, the metrics from stored verdicts, and the oracle through the CLI."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.task import LoadOptions
+from harness.types import SampleResult, Status
+
+from .conftest import FIXTURE, TASK
+
+pytestmark = pytest.mark.docker
+
+FN = {s.id: s for s in TASK.samples(LoadOptions(split="function", data=str(FIXTURE)))}
+FILE = list(TASK.samples(LoadOptions(split="file", data=str(FIXTURE))))
+TRIANGLE, SORT, NO_TESTS = FILE
+
+SQUARES = {  # HumanEval/0; the reference is a plain loop
+    "fast": "```python\nimport operator\n\ndef sum_of_squares(nums):\n    return sum(map(operator.mul, nums, nums))\n```",
+    "slow": ("```python\ndef sum_of_squares(nums):\n    total = 0\n    for x in nums:\n        s = 0\n"
+             "        for _ in range(abs(x)):\n            s += abs(x)\n        total += s\n    return total\n```"),
+    "wrong": "```python\ndef sum_of_squares(nums):\n    return sum(nums)\n```",
+    "syntax": "```python\ndef sum_of_squares(nums)\n    return 0\n```",
+    "raises": "```python\ndef sum_of_squares(nums):\n    return nums[0] ** 2 + sum_of_squares(nums[1:])\n```",
+    "loops": "```python\ndef sum_of_squares(nums):\n    while True:\n        pass\n```",
+}
+TRIANGLE_ANSWERS = {
+    "fast": "```python\nn = int(input())\nprint(n * (n + 1) // 2)\n```",
+    "slow": ("```python\nimport sys\nn = int(sys.stdin.readline())\nt = 0\nfor i in range(1, n + 1):\n"
+             "    for _ in range(3):\n        t += i\nprint(t // 3)\nexit(0)\n```"),
+    "wrong": "```python\nprint(int(input()))\n```",
+}
+
+
+def grade(task, sample, text):
+    return task.grade(sample, task.extract(sample, text))
+
+
+def test_function_level_verdicts_and_counts(graded_task):
+    v = {name: grade(graded_task, FN["HumanEval/0"], text) for name, text in SQUARES.items()}
+    assert v["fast"].status is Status.PASS and v["slow"].status is Status.PASS
+    assert v["wrong"].status is Status.FAIL and v["wrong"].details["test"] == 0
+    assert v["wrong"].details["got"] == "6" and v["wrong"].details["expected"] == "14"
+    assert v["syntax"].status is Status.ERROR and "syntax" in v["syntax"].details["reason"]
+    assert v["raises"].status is Status.ERROR and "IndexError" in v["raises"].details["reason"]
+    assert v["loops"].status is Status.ERROR and "timeout" in v["loops"].details["reason"]
+    fast, slow = v["fast"].details["efficiency"], v["slow"].details["efficiency"]
+    assert fast["method"] == "valgrind-callgrind" and fast["image_id"].startswith("sha256:")
+    assert fast["tests"] == [0, 1] and fast["excluded"] == {}
+    assert fast["reference_total"] == slow["reference_total"] == sum(r for r, _ in fast["per_test"].values())
+    assert fast["prediction_total"] < fast["reference_total"] < slow["prediction_total"]
+    # only the call is counted: a few hundred thousand instructions, not an interpreter start-up (~30 million)
+    assert 50_000 < fast["reference_total"] < 20_000_000
+
+
+def test_counts_are_deterministic_and_the_reference_is_paid_once(graded_task):
+    grader = graded_task.grader
+    sample = FN["Mbpp/1"]
+    text = "```python\ndef mean_below(n):\n    return (n - 1) / 2\n```"
+    first = grade(graded_task, sample, text)
+    runs = grader.stats["reference_runs"]
+    hits = grader.cache.hits
+    again = grade(graded_task, sample, text)
+    assert grader.stats["reference_runs"] == runs and grader.cache.hits > hits  # the cache answered
+    assert first.details["efficiency"] == again.details["efficiency"]  # bit-identical counts
+    assert first.status is Status.PASS  # 1.0 vs the expected 1.0000000001: within the float tolerance
+
+
+def test_lenient_rules_in_the_sandbox_and_excluded_stressful_inputs(graded_task):
+    tup = grade(graded_task, FN["Mbpp/2"], "```python\ndef min_max(nums):\n    return min(nums), max(nums)\n```")
+    assert tup.status is Status.PASS  # a tuple against the expected list
+    eff = tup.details["efficiency"]
+    assert eff["tests"] == [0] and "NameError" in eff["excluded"]["1"]  # the broken input is left out, for both
+    s = grade(graded_task, FN["HumanEval/1"], "```python\ndef show_sorted(nums):\n    return ' '.join(map(str, sorted(nums)))\n```")
+    assert s.status is Status.FAIL  # "1 2 3" -> "123" is not "1,2,3"
+    s = grade(graded_task, FN["HumanEval/1"], "```python\ndef show_sorted(nums):\n    return ','.join(map(str, sorted(nums)))\n```")
+    assert s.status is Status.PASS  # "1,2,3" against "[1, 2, 3]" once spaces and brackets are deleted
+
+
+def test_file_level_verdicts_counts_and_data_problems(graded_task):
+    v = {name: grade(graded_task, TRIANGLE, text) for name, text in TRIANGLE_ANSWERS.items()}
+    assert v["fast"].status is Status.PASS and v["slow"].status is Status.PASS, v
+    assert v["wrong"].status is Status.FAIL
+    fast, slow = v["fast"].details["efficiency"], v["slow"].details["efficiency"]
+    # generator 1 uses random.sample on a set (Python 3.10 only): it runs; generator 2 is broken: excluded
+    assert fast["tests"] == [0, 1] and set(fast["excluded"]) == {"2"}
+    assert "generator is broken" in fast["excluded"]["2"]
+    assert fast["prediction_total"] < fast["reference_total"] < slow["prediction_total"]
+    sort = grade(graded_task, SORT, "```python\nn = int(input())\nprint(*sorted(map(int, input().split())))\n```")
+    assert sort.status is Status.PASS  # "9\n" against "9"
+    missing = grade(graded_task, NO_TESTS, "```python\nprint(input()[::-1])\n```")
+    assert missing.status is Status.ERROR and "no correctness tests" in missing.details["ungradable"]
+
+
+def test_metrics_from_graded_verdicts(graded_task):
+    s = FN["HumanEval/0"]
+    fast, slow, wrong = (grade(graded_task, s, SQUARES[k]) for k in ("fast", "slow", "wrong"))
+    mb = grade(graded_task, FN["Mbpp/2"], graded_task.reference_response(FN["Mbpp/2"]))
+    results = [SampleResult(s.id, (fast, slow, wrong, fast)), SampleResult("Mbpp/2", (mb, mb, mb, mb))]
+    m = graded_task.aggregate(results, 4)
+    assert m.values["pass@1"] == pytest.approx((3 / 4 + 1) / 2)
+    assert m.values["efficient@1"] == pytest.approx((2 / 4 + 0) / 2)  # the oracle equals the reference: not below
+    f, sl, r = (fast.details["efficiency"]["prediction_total"], slow.details["efficiency"]["prediction_total"],
+                fast.details["efficiency"]["reference_total"])
+    rm = mb.details["efficiency"]["reference_total"]
+    assert mb.details["efficiency"]["prediction_total"] == rm
+    assert m.values["speedup"] == pytest.approx((3 * r + 4 * rm) / (2 * f + sl + 4 * rm))
+    assert m.values["speedup[MBPP]"] == 1.0
+
+
+def test_the_oracle_scores_full_marks_through_the_cli(graded_task, cli):
+    for split in ("function", "file"):
+        cli("run", "--task", "coffe", "--model", "oracle", "--split", split, "--data", str(FIXTURE))
+        rep = cli.report()
+        assert rep["metrics"]["pass@1"] == 1 and rep["metrics"]["speedup"] == 1.0
+        assert rep["metrics"]["efficient@1"] == 0  # equal to the best reference is not strictly below it
+        assert rep["record"]["grader_image"] == graded_task.grader_image
+    assert rep["counts"]["ungradable"] == 1 and rep["counts"]["problems"] == 2
