@@ -258,7 +258,6 @@ def _build_input(level, spec):
     ns = _fresh_namespace()
     ns["__name__"] = "generator"
     exec(compile(spec, "<generator>", "exec"), ns)
-    random.seed(SEED)
     text = ns["generate_input"]()
     if not isinstance(text, str):
         raise TypeError("generate_input() returned %s, not str" % type(text).__name__)
