@@ -9,7 +9,8 @@ Ours (splits `function`, `file`):
   4. Function level: a HumanEval-style completion (the code does not define the entry point) is completed with
      its prompt; the prompt's own imports (e.g. `from typing import List`) are put in front of code that lacks
      them; top-level statements that only exercise the code (print, assert, input, calls of the entry point, the
-     __main__ block) are dropped; `solution = <entry point>` is appended (the entry point renamed, recursion unaffected).
+     __main__ block) are dropped; `solution = <entry point>` is appended (the entry point renamed, recursion
+     unaffected).
 
 Official (splits `function-official`, `file-official`), COFFE's pipeline as documented: the longest block only, no
 imports recovered from other blocks or from the prompt, the prompt put in front only when the code does not start
@@ -104,7 +105,8 @@ def import_lines(code: str) -> list[str]:
     except (SyntaxError, ValueError):
         return []
     lines = code.splitlines()
-    return ["\n".join(lines[n.lineno - 1:n.end_lineno]) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    return ["\n".join(lines[n.lineno - 1:n.end_lineno]) for n in tree.body
+            if isinstance(n, (ast.Import, ast.ImportFrom))]
 
 
 def _with_imports(code: str, sources: list[str]) -> str:

@@ -10,7 +10,8 @@ harness-python image through check.py; the host only sends files and reads the r
 3. Only for a passing candidate: the best reference's count on every stressful test (cached by solution, test,
    image id and method; counted once, in one valgrind process per problem), then the candidate's, on the tests
    where the reference has a count, each test limited to max(STRESS_FLOOR_S, TIME_FACTOR x VALGRIND_SLOWDOWN x
-   the reference's native time).  A stressful test whose input cannot be built (a generator that fails on this Python) or on
+   the reference's native time).  A stressful test whose input cannot be built (a generator that fails on this
+   Python) or on
    which the reference fails is excluded for both and listed.  A candidate that fails or runs past the limit on
    a stressful test gets no total (COFFE's INF): never efficient, left out of speedup.
 """
@@ -151,7 +152,8 @@ class Grader:
                 self.cache.put_many(sol, self.image_id, self.time_method, {_all_key(keys): Entry(None, None, why)})
                 return None, why
             times = [round(t, 6) for t in res["times"]]
-            self.cache.put_many(sol, self.image_id, self.time_method, {k: Entry(t, None, None) for k, t in zip(keys, times)})
+            self.cache.put_many(sol, self.image_id, self.time_method,
+                                {k: Entry(t, None, None) for k, t in zip(keys, times)})
             return times, None
 
     def _count_job(self, sample: Sample, code: str, usable: list[int], limits: list[int]) -> dict[str, Any]:

@@ -17,7 +17,8 @@ FILE = list(TASK.samples(LoadOptions(split="file", data=str(FIXTURE))))
 TRIANGLE, SORT, NO_TESTS = FILE
 
 SQUARES = {  # HumanEval/0; the reference is a plain loop
-    "fast": "```python\nimport operator\n\ndef sum_of_squares(nums):\n    return sum(map(operator.mul, nums, nums))\n```",
+    "fast": ("```python\nimport operator\n\ndef sum_of_squares(nums):\n"
+             "    return sum(map(operator.mul, nums, nums))\n```"),
     "slow": ("```python\ndef sum_of_squares(nums):\n    total = 0\n    for x in nums:\n        s = 0\n"
              "        for _ in range(abs(x)):\n            s += abs(x)\n        total += s\n    return total\n```"),
     "wrong": "```python\ndef sum_of_squares(nums):\n    return sum(nums)\n```",
@@ -72,9 +73,11 @@ def test_lenient_rules_in_the_sandbox_and_excluded_stressful_inputs(graded_task)
     assert tup.status is Status.PASS  # a tuple against the expected list
     eff = tup.details["efficiency"]
     assert eff["tests"] == [0] and "NameError" in eff["excluded"]["1"]  # the broken input is left out, for both
-    s = grade(graded_task, FN["HumanEval/1"], "```python\ndef show_sorted(nums):\n    return ' '.join(map(str, sorted(nums)))\n```")
+    s = grade(graded_task, FN["HumanEval/1"],
+              "```python\ndef show_sorted(nums):\n    return ' '.join(map(str, sorted(nums)))\n```")
     assert s.status is Status.FAIL  # "1 2 3" -> "123" is not "1,2,3"
-    s = grade(graded_task, FN["HumanEval/1"], "```python\ndef show_sorted(nums):\n    return ','.join(map(str, sorted(nums)))\n```")
+    s = grade(graded_task, FN["HumanEval/1"],
+              "```python\ndef show_sorted(nums):\n    return ','.join(map(str, sorted(nums)))\n```")
     assert s.status is Status.PASS  # "1,2,3" against "[1, 2, 3]" once spaces and brackets are deleted
 
 
