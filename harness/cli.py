@@ -330,17 +330,19 @@ def smoke(ctx) -> None:
     """Evaluate every built-in task on a few samples with the embedded models (the oracle, and each task's
     recorded example predictions) and print the results. Needs no network and no API key."""
     store = _store(ctx)
-    summaries = []
+    tables = []
     for task in all_tasks():
         options = task.smoke_options()
         if options is None:
             continue
         fixture = task.folder / "fixtures" / "smoke_predictions.jsonl"
         models = ["oracle"] + ([f"replay:{fixture}"] if fixture.is_file() else [])
+        summaries = []
         for model in models:
             runner, summary = execute_run(store, str(task.folder), model, GenParams(), options, progress=False)
             summaries.append(summarize(store, store.get_run(summary.run), task))
-    click.echo(as_table(summaries))
+        tables.append(f"{task.name}: {task.description}\n{as_table(summaries)}")
+    click.echo("\n\n".join(tables))
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -47,8 +47,9 @@ def summarize(store: Store, run: RunRow, task: Task | None = None) -> dict[str, 
 
 
 def headline(summary: dict[str, Any]) -> dict[str, Any]:
-    """The metrics worth a table column: everything except per-step or per-bucket detail (`name_<n>`)."""
-    return {k: v for k, v in summary["metrics"].items() if not k.rsplit("_", 1)[-1].isdigit()}
+    """The metrics worth a table column: not per-step detail (`name_<n>`) nor per-subset breakdowns
+    (`name[subset]`); those are in the JSON report."""
+    return {k: v for k, v in summary["metrics"].items() if not k.rsplit("_", 1)[-1].isdigit() and "[" not in k}
 
 
 def _fmt(value: float) -> str:

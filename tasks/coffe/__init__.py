@@ -59,6 +59,14 @@ class Coffe(Task):
         return (split or "function").split("-")[0]
 
     # --- data -----------------------------------------------------------------------------------------
+    def smoke_options(self) -> LoadOptions | None:
+        """The project's own fixture problems, function level; left out where no Docker engine answers."""
+        from harness.sandbox import engine_available
+
+        if not engine_available()[0]:
+            return None
+        return LoadOptions(split="function", data=str(self.folder / "fixtures"))
+
     def size(self, split: str | None = None) -> int | None:
         return SIZES[self.level(self.split_or_default(split))]
 
