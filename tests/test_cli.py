@@ -15,11 +15,15 @@ def test_list_shows_tasks_with_splits_and_sizes(cli):
 
 
 def test_smoke_suite_evaluates_the_embedded_models(cli):
-    out = cli("smoke").stdout
-    oracle = next(l for l in out.splitlines() if " oracle " in l)
-    replay = next(l for l in out.splitlines() if "replay:smoke_predictions.jsonl" in l)
+    lines = cli("smoke").stdout.splitlines()
+    oracle = next(l for l in lines if l.startswith("tmbench-") and " oracle " in l)
+    replay = next(l for l in lines if l.startswith("tmbench-") and "replay:smoke_predictions.jsonl" in l)
     assert "100 [100, 100]" in oracle  # SWA of the reference answers
     assert "100 [100, 100]" not in replay  # the recorded imperfect model loses points
+    coffe = [l.split() for l in lines if l.startswith("coffe-function-")]
+    if coffe:  # where a Docker engine answers: the oracle passes everything, the recorded model does not
+        assert coffe[0][1] == "oracle" and coffe[0][2] == "1"
+        assert coffe[1][2] != "1"
 
 
 def test_generate_writes_instances_the_task_can_load(cli, tmp_path):
