@@ -12,7 +12,7 @@ from .store import RunRow, Store
 from .task import Task
 from .types import SampleResult, Status
 
-STATUSES = ("pass", "fail", "error", "infra")
+STATUSES = ("pass", "fail", "error", "infra", "ungradable")
 
 
 def sample_results(store: Store, run: str) -> Iterator[SampleResult]:
@@ -81,9 +81,10 @@ def as_table(summaries: list[dict[str, Any]], markdown: bool = False) -> str:
     names: list[str] = []
     for s in summaries:
         names += [k for k in headline(s) if k not in names]
-    header = ["run", "model", *names, *(f"#{st}" for st in STATUSES)]
+    statuses = [st for st in STATUSES if st != "ungradable" or any(s["counts"].get(st) for s in summaries)]
+    header = ["run", "model", *names, *(f"#{st}" for st in statuses)]
     rows = [[s["run"], _short(s["model"]), *[_metric_cell(s, n) if n in s["metrics"] else "" for n in names],
-             *[str(s["counts"].get(st, 0)) for st in STATUSES]] for s in summaries]
+             *[str(s["counts"].get(st, 0)) for st in statuses]] for s in summaries]
     if markdown:
         lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
         lines += ["| " + " | ".join(r) + " |" for r in rows]

@@ -393,8 +393,8 @@ class Runner:
         if self._bar is None:
             return
         c = self.summary.counts
-        self._bar.set_postfix_str(
-            f"pass={c.get('pass', 0)} fail={c.get('fail', 0)} error={c.get('error', 0)} infra={c.get('infra', 0)}",
-            refresh=False,
-        )
+        text = " ".join(f"{s}={c.get(s, 0)}" for s in ("pass", "fail", "error", "infra"))
+        if c.get("ungradable"):
+            text += f" ungradable={c['ungradable']}"
+        self._bar.set_postfix_str(text, refresh=False)
         self._bar.update(n)

@@ -108,6 +108,7 @@ class Status(str, enum.Enum):
     FAIL = "fail"
     ERROR = "error"  # the model's fault: bad syntax, crash, timeout
     INFRA = "infra"  # ours: image missing, daemon down, sandbox died; never counted against the model
+    UNGRADABLE = "ungradable"  # the data's: no tests for this sample, a broken reference; reported apart
 
 
 @dataclass(frozen=True)

@@ -302,4 +302,4 @@ def _entries(res: dict, run: RunResult, indices: list[int], who: str, counted: b
 
 def ungradable(why: str) -> Verdict:
     """A problem the data does not let us grade: reported, excluded from every metric, never the model's fault."""
-    return Verdict(Status.ERROR, 0.0, {"ungradable": why, "reason": f"ungradable problem: {why}"})
+    return Verdict(Status.UNGRADABLE, 0.0, {"ungradable": why, "reason": f"ungradable problem: {why}"})

@@ -93,7 +93,7 @@ def test_file_level_verdicts_counts_and_data_problems(graded_task):
     sort = grade(graded_task, SORT, "```python\nn = int(input())\nprint(*sorted(map(int, input().split())))\n```")
     assert sort.status is Status.PASS  # "9\n" against "9"
     missing = grade(graded_task, NO_TESTS, "```python\nprint(input()[::-1])\n```")
-    assert missing.status is Status.ERROR and "no correctness tests" in missing.details["ungradable"]
+    assert missing.status is Status.UNGRADABLE and "no correctness tests" in missing.details["ungradable"]
 
 
 def test_metrics_from_graded_verdicts(graded_task):

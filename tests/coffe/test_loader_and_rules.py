@@ -146,7 +146,7 @@ def passed(ref, pred, excluded=None, **extra):
 
 
 FAIL = Verdict(Status.FAIL, 0.0, {"reason": "wrong output"})
-UNGRADABLE = Verdict(Status.ERROR, 0.0, {"ungradable": "no correctness tests"})
+UNGRADABLE = Verdict(Status.UNGRADABLE, 0.0, {"ungradable": "no correctness tests"})
 
 
 def test_metrics_by_hand_at_one_sample():
