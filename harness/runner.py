@@ -30,7 +30,7 @@ from .models.retry import POLICY_KEYS
 from .provenance import git_revision
 from .store import ResultWrite, RunRow, Store
 from .task import LoadOptions, Task
-from .types import GenParams, Prompt, Request, Response, Sample, Status, Verdict, stable_hash
+from .types import Answer, GenParams, Prompt, Request, Response, Sample, Status, Verdict, stable_hash
 
 _END = object()
 BATCH = 32  # items per hand-off between stages (queues carry lists, not single items)
@@ -117,6 +117,10 @@ def output_params(params: GenParams) -> dict[str, Any]:
     return d
 
 
+def _one_line(exc: BaseException) -> str:
+    return traceback.format_exception_only(type(exc), exc)[-1].strip()
+
+
 def response_key(model_key: str, prompt_key: str, idx: int) -> str:
     """The cache key of one response: the model (see `model_key`), the prompt, and the attempt index."""
     return stable_hash("response", model_key, prompt_key, idx)
@@ -144,6 +148,8 @@ class Runner:
         self.grade_q: queue.Queue = queue.Queue(maxsize=4 * cfg.grade_workers)
         self.write_q: queue.Queue = queue.Queue(maxsize=16)
         self.summary = RunSummary(run=self.name)
+        self._requests: list[tuple[int, Request, str]] = []  # the producer's pending generation batch
+        self._cached: list[_Item] = []  # the producer's pending cache hits
         self._errors: list[BaseException] = []
         self._bar = None
 
@@ -245,46 +251,60 @@ class Runner:
 
     # --- stages -------------------------------------------------------------------------------------
     def _produce(self) -> None:
-        """Load, skip done work, render, and send work downstream in batches (fewer queue hand-offs)."""
-        cfg, task, store = self.cfg, self.cfg.task, self.store
-        n = cfg.samples_per_problem
-        requests: list[tuple[int, Request, str]] = []
-        cached: list[_Item] = []
-        for ordinal, sample in enumerate(task.samples(cfg.options)):
+        """Load samples and hand them on in chunks: skip done work, render, look up cached responses (one
+        query per chunk), and send requests to the generators and cache hits to the graders."""
+        chunk: list[tuple[int, Sample]] = []
+        for ordinal, sample in enumerate(self.cfg.task.samples(self.cfg.options)):
             if self.stop.is_set():
                 return
-            done = set() if cfg.fresh else store.done_indices(self.name, sample.id)
-            todo = [i for i in range(n) if i not in done]
+            chunk.append((ordinal, sample))
+            if len(chunk) >= BATCH:
+                if not self._dispatch(chunk):
+                    return
+                chunk = []
+        if chunk and not self._dispatch(chunk):
+            return
+        if self._requests:
+            self._put(self.gen_q, self._requests)
+        if self._cached:
+            self._put(self.grade_q, self._cached)
+
+    def _dispatch(self, chunk: list[tuple[int, Sample]]) -> bool:
+        cfg, n = self.cfg, self.cfg.samples_per_problem
+        done = {} if cfg.fresh else self.store.done_map(self.name, [s.id for _, s in chunk])
+        todo_by_sample = []
+        for ordinal, sample in chunk:
+            finished = done.get(sample.id, ())
+            todo = [i for i in range(n) if i not in finished]
             if len(todo) < n:
                 self.summary.skipped += n - len(todo)
                 if self._bar is not None:  # done in an earlier session: count it towards the total at once
                     self._bar.update(n - len(todo))
-            if not todo:
-                continue
-            prompt = task.render(sample, cfg.template)
-            pkey = prompt.key()
+            if todo:
+                prompt = cfg.task.render(sample, cfg.template)
+                pkey = prompt.key()
+                keys = {i: response_key(self.model_key, pkey, i) for i in todo}
+                todo_by_sample.append((ordinal, sample, prompt, pkey, keys))
+        wanted = [k for *_, keys in todo_by_sample for k in keys.values()]
+        texts = {} if cfg.fresh else self.store.response_texts(wanted)
+        for ordinal, sample, prompt, pkey, keys in todo_by_sample:
             uncached = []
-            for i in todo:
-                rkey = response_key(self.model_key, pkey, i)
-                text = None if cfg.fresh else store.response_text(rkey)
-                if text is None:
-                    uncached.append(i)
+            for i, rkey in keys.items():
+                if rkey in texts:
+                    self._cached.append(_Item(ordinal, sample, prompt, pkey, i, rkey, Response(texts[rkey]), True))
                 else:
-                    cached.append(_Item(ordinal, sample, prompt, pkey, i, rkey, Response(text=text), True))
+                    uncached.append(i)
             if uncached:
-                requests.append((ordinal, Request(sample, prompt, tuple(uncached)), pkey))
-            if len(requests) >= cfg.adapter.batch_size:
-                if not self._put(self.gen_q, requests):
-                    return
-                requests = []
-            if len(cached) >= BATCH:
-                if not self._put(self.grade_q, cached):
-                    return
-                cached = []
-        if requests:
-            self._put(self.gen_q, requests)
-        if cached:
-            self._put(self.grade_q, cached)
+                self._requests.append((ordinal, Request(sample, prompt, tuple(uncached)), pkey))
+            if len(self._requests) >= cfg.adapter.batch_size:
+                if not self._put(self.gen_q, self._requests):
+                    return False
+                self._requests = []
+        if len(self._cached) >= BATCH:
+            if not self._put(self.grade_q, self._cached):
+                return False
+            self._cached = []
+        return True
 
     def _generate(self) -> None:
         while True:
@@ -313,45 +333,55 @@ class Runner:
             self._put(self.grade_q, items[start:start + BATCH], force=True)
 
     def _grade(self) -> None:
-        """Grade each list of items; results go to the writer as a batch, or sooner when grading is slow
-        (a sandboxed grader), so a verdict never waits long unwritten."""
+        """Grade each list of items (cached verdicts looked up in one query); results go to the writer as a
+        batch, or sooner when grading is slow (a sandboxed grader), so a verdict never waits long unwritten."""
         while True:
             items = self.grade_q.get()
             if items is _END:
                 return
+            answers = [self._extract(item) for item in items]
+            keys = [a[1] for a in answers if a is not None and not isinstance(a, ResultWrite)]
+            cached = {} if self.cfg.fresh else self.store.verdicts(keys)
             done, since = [], time.monotonic()
-            for item in items:
-                done.append(self._grade_one(item))
+            for item, prepared in zip(items, answers):
+                done.append(prepared if isinstance(prepared, ResultWrite) else self._grade_one(item, *prepared, cached))
                 if time.monotonic() - since > FLUSH_S:
                     self._put(self.write_q, done, force=True)
                     done, since = [], time.monotonic()
             if done:
                 self._put(self.write_q, done, force=True)
 
-    def _grade_one(self, item: _Item) -> ResultWrite:
-        task, resp = self.cfg.task, item.response
-        common = dict(run=self.name, sample_id=item.sample.id, idx=item.idx, ordinal=item.ordinal,
-                      prompt=item.prompt, prompt_key=item.prompt_key)
-        if resp.error is not None:
-            verdict = Verdict(Status.INFRA, 0.0, {"reason": resp.error})
-            return ResultWrite(**common, response_key=None, response=None, verdict_key=None,
-                               verdict=verdict, answer="", verdict_cached=False)
-        stored_response = None if item.response_cached else resp
+    def _common(self, item: _Item) -> dict[str, Any]:
+        return dict(run=self.name, sample_id=item.sample.id, idx=item.idx, ordinal=item.ordinal,
+                    prompt=item.prompt, prompt_key=item.prompt_key)
+
+    def _infra(self, item: _Item, reason: str, response_key: str | None) -> ResultWrite:
+        """An infra verdict: ours or the provider's, never cached, retried on resume."""
+        return ResultWrite(**self._common(item), response_key=response_key,
+                           response=None if item.response_cached or item.response.error else item.response,
+                           verdict_key=None, verdict=Verdict(Status.INFRA, 0.0, {"reason": reason}), answer="",
+                           verdict_cached=False)
+
+    def _extract(self, item: _Item) -> tuple[Answer, str] | ResultWrite:
+        """The answer and its verdict key, or at once an infra result (no response, or an extractor bug)."""
+        if item.response.error is not None:
+            return self._infra(item, item.response.error, None)
         try:
-            answer = task.extract(item.sample, resp.text or "")
-            vkey = verdict_key(task, item.sample.id, answer.canonical)
-            cached = None if self.cfg.fresh else self.store.verdict(vkey)
-            verdict = cached or task.grade(item.sample, answer)
-            if resp.usage.get("missing_prediction"):
-                verdict = Verdict(verdict.status, verdict.score, {**verdict.details, "note": "no prediction given"})
-            return ResultWrite(**common, response_key=item.response_key, response=stored_response,
-                               verdict_key=vkey, verdict=verdict, answer=answer.canonical,
-                               verdict_cached=cached is not None)
+            answer = self.cfg.task.extract(item.sample, item.response.text or "")
+        except Exception as exc:  # an extractor bug is ours, never the model's
+            return self._infra(item, f"extractor raised {_one_line(exc)}", item.response_key)
+        return answer, verdict_key(self.cfg.task, item.sample.id, answer.canonical)
+
+    def _grade_one(self, item: _Item, answer: Answer, vkey: str, cached: dict[str, Verdict]) -> ResultWrite:
+        try:
+            verdict = cached.get(vkey) or self.cfg.task.grade(item.sample, answer)
         except Exception as exc:  # a grader bug is ours, never the model's: infra, retried on resume
-            tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            verdict = Verdict(Status.INFRA, 0.0, {"reason": f"grader raised {tb}"})
-            return ResultWrite(**common, response_key=item.response_key, response=stored_response,
-                               verdict_key=None, verdict=verdict, answer="", verdict_cached=False)
+            return self._infra(item, f"grader raised {_one_line(exc)}", item.response_key)
+        if item.response.usage.get("missing_prediction"):
+            verdict = Verdict(verdict.status, verdict.score, {**verdict.details, "note": "no prediction given"})
+        return ResultWrite(**self._common(item), response_key=item.response_key,
+                           response=None if item.response_cached else item.response, verdict_key=vkey,
+                           verdict=verdict, answer=answer.canonical, verdict_cached=vkey in cached)
 
     def _write(self) -> None:
         """Group commit: everything waiting is written in one transaction, then counted."""

@@ -156,27 +156,35 @@ class Store:
         self.connect().execute("DELETE FROM results WHERE run = ?", (name,))
 
     # --- lookups used by the runner ------------------------------------------------------------------
-    def result_status(self, run: str, sample_id: str, idx: int) -> str | None:
-        row = self.connect().execute(
-            "SELECT status FROM results WHERE run = ? AND sample_id = ? AND idx = ?", (run, sample_id, idx)
-        ).fetchone()
-        return row[0] if row else None
+    def done_map(self, run: str, sample_ids: list[str]) -> dict[str, set[int]]:
+        """For many samples at once: the indices already done (infra failures are not done)."""
+        out: dict[str, set[int]] = {}
+        for chunk in _chunks(sample_ids):
+            rows = self.connect().execute(
+                f"SELECT sample_id, idx FROM results WHERE run = ? AND status != 'infra' "
+                f"AND sample_id IN ({','.join('?' * len(chunk))})", (run, *chunk))
+            for sid, idx in rows:
+                out.setdefault(sid, set()).add(idx)
+        return out
 
-    def done_indices(self, run: str, sample_id: str) -> set[int]:
-        rows = self.connect().execute(
-            "SELECT idx FROM results WHERE run = ? AND sample_id = ? AND status != 'infra'", (run, sample_id)
-        )
-        return {r[0] for r in rows}
+    def response_texts(self, keys: list[str]) -> dict[str, str]:
+        """The cached responses among these keys."""
+        out: dict[str, str] = {}
+        for chunk in _chunks(keys):
+            rows = self.connect().execute(
+                f"SELECT key, text FROM responses WHERE key IN ({','.join('?' * len(chunk))})", chunk)
+            out.update(rows)
+        return out
 
-    def response_text(self, key: str) -> str | None:
-        row = self.connect().execute("SELECT text FROM responses WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
-
-    def verdict(self, key: str) -> Verdict | None:
-        row = self.connect().execute("SELECT status, score, details FROM verdicts WHERE key = ?", (key,)).fetchone()
-        if not row:
-            return None
-        return Verdict(status=Status(row[0]), score=row[1], details=json.loads(row[2]))
+    def verdicts(self, keys: list[str]) -> dict[str, Verdict]:
+        """The cached verdicts among these keys."""
+        out: dict[str, Verdict] = {}
+        for chunk in _chunks(keys):
+            rows = self.connect().execute(
+                f"SELECT key, status, score, details FROM verdicts WHERE key IN ({','.join('?' * len(chunk))})", chunk)
+            for key, status, score, details in rows:
+                out[key] = Verdict(Status(status), score, json.loads(details))
+        return out
 
     # --- writes -------------------------------------------------------------------------------------
     def write_results(self, items: list[ResultWrite]) -> None:
@@ -244,6 +252,11 @@ class Store:
                 }
             )
         return out
+
+
+def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 def _run_row(row: tuple) -> RunRow:

@@ -47,7 +47,14 @@ class Prompt:
         return [{"role": role, "content": content} for role, content in self.messages]
 
     def key(self) -> str:
-        return stable_hash([list(m) for m in self.messages])
+        """sha256 over the messages, each part length-prefixed (unambiguous, and cheaper than JSON)."""
+        h = hashlib.sha256()
+        for role, content in self.messages:
+            for part in (role, content):
+                data = part.encode("utf-8")
+                h.update(b"%d:" % len(data))
+                h.update(data)
+        return h.hexdigest()
 
 
 @dataclass(frozen=True)
