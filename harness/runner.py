@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -214,11 +214,25 @@ class Runner:
         if self._errors:
             self.store.set_run_status(self.name, "failed")
             raise self._errors[0]
+        self._record_image_id()
         status = "interrupted" if self.summary.interrupted else "complete"
         if not self.summary.interrupted and self.summary.counts.get("infra"):
             status = "incomplete"
         self.store.set_run_status(self.name, status)
         return self.summary
+
+    def _record_image_id(self) -> None:
+        """Put the digest of the image the verdicts were graded on into the run's record."""
+        tag = self.cfg.task.grader_image
+        if not tag:
+            return
+        from .sandbox.images import image_id
+
+        digest = image_id(tag)
+        if digest and self.record.get("grader_image_id") != digest:
+            self.record["grader_image_id"] = digest
+            run = self.store.get_run(self.name)
+            self.store.save_run(replace(run, record=self.record, updated=time.time()))
 
     def _join(self, threads: list[threading.Thread]) -> None:
         for t in threads:

@@ -132,6 +132,17 @@ def _find_image(client: Any, tag: str) -> Any | None:
         return None
 
 
+def image_id(tag: str) -> str | None:
+    """The id (content digest) of a local image, or None where it is not built or no engine answers."""
+    from .errors import SandboxError
+
+    try:
+        image = _find_image(docker_client(), tag)
+    except SandboxError:
+        return None
+    return image.id if image is not None else None
+
+
 class _BuildLock:
     """One build per recipe at a time on this machine (parallel test workers, two harness runs)."""
 

@@ -119,4 +119,5 @@ def test_the_oracle_scores_full_marks_through_the_cli(graded_task, cli):
         assert rep["metrics"]["pass@1"] == 1 and rep["metrics"]["speedup"] == 1.0
         assert rep["metrics"]["efficient@1"] == 0  # equal to the best reference is not strictly below it
         assert rep["record"]["grader_image"] == graded_task.grader_image
+        assert rep["record"]["grader_image_id"].startswith("sha256:")  # the digest the verdicts were graded on
     assert rep["counts"]["ungradable"] == 1 and rep["counts"]["problems"] == 2
