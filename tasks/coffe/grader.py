@@ -163,6 +163,17 @@ class Grader:
         return {"level": sample.metadata["level"], "mode": "count", "code": code,
                 "stress": sample.reference["stress"], "stress_only": usable, "limits": limits}
 
+    def _count(self, sample: Sample, code: str, usable: list[int], limits: list[int], who: str) -> dict[int, Entry]:
+        """Instructions of `code` on each usable stressful test under callgrind (an entry with the reason where
+        the counting run itself ended badly)."""
+        try:
+            _, res, run = self._check(self._count_job(sample, code, usable, limits), sum(limits) + 60,
+                                      count="callgrind")
+            return _entries(res, run, usable, who=who)
+        except CheckFailed as exc:
+            why = f"the {who}'s counting run ended: {exc.result.ending.value} {exc.result.detail}"
+            return {i: Entry(None, None, why) for i in usable}
+
     def reference_counts(self, sample: Sample, ref_code: str) -> tuple[dict[int, Entry], list[int], list[int]]:
         """The reference on each stressful test: (entries by test, usable tests, their counting limits).
 
@@ -194,13 +205,7 @@ class Grader:
             counts = self.cache.get_many(sol, [keys[i] for i in usable], self.image_id, self.count_method)
             if usable and len(counts) < len(set(keys[i] for i in usable)):
                 self.stats["reference_runs"] += 1
-                try:
-                    _, res, run = self._check(self._count_job(sample, ref_code, usable, limits), sum(limits) + 60,
-                                              count="callgrind")
-                    new = _entries(res, run, usable, who="reference")
-                except CheckFailed as exc:
-                    why = f"the reference's counting run ended: {exc.result.ending.value} {exc.result.detail}"
-                    new = {i: Entry(None, None, why) for i in usable}
+                new = self._count(sample, ref_code, usable, limits, who="reference")
                 self.cache.put_many(sol, self.image_id, self.count_method, {keys[i]: e for i, e in new.items()})
                 counts.update({keys[i]: e for i, e in new.items()})
             entries = {i: native[k] if native[k].value is None else counts[k] for i, k in enumerate(keys)}
@@ -256,13 +261,7 @@ class Grader:
                        reference_total=None, prediction_total=None, tests=[])
             return eff
         self.stats["candidate_runs"] += 1
-        try:
-            _, res, run = self._check(self._count_job(sample, code, usable, limits), sum(limits) + 60,
-                                      count="callgrind")
-            mine = _entries(res, run, usable, who="prediction")
-        except CheckFailed as exc:
-            why = f"counting run ended: {exc.result.ending.value} {exc.result.detail}"
-            mine = {i: Entry(None, None, why) for i in usable}
+        mine = self._count(sample, code, usable, limits, who="prediction")
         failed = {str(i): e.error for i, e in mine.items() if e.value is None}
         eff.update(tests=usable, reference_total=int(sum(ref[i].value for i in usable)),
                    prediction_total=None if failed else int(sum(mine[i].value for i in usable)),
