@@ -95,9 +95,16 @@ def run_identity(cfg: RunConfig) -> tuple[str, str, dict[str, Any]]:
         "grader_image": task.grader_image,
         "python": sys.version.split()[0],
     }
-    identity = {k: record[k] for k in ("task", "prompt_template", "samples_per_problem", "grader_image")}
-    identity["model"] = {**record["model"], "params": output_params(cfg.params)}
-    identity["harness"] = {"version": __version__}
+    # What makes two runs the same: contents, not where they live (moving a checkout, a data file or a
+    # predictions file keeps the run, and so its resume and caches).
+    identity = {
+        "harness": __version__,
+        "task": [task.name, task.version, split, source.sha256],
+        "prompt_template": cfg.template_sha256,
+        "model": [cfg.adapter.fingerprint(), output_params(cfg.params)],
+        "samples_per_problem": cfg.samples_per_problem,
+        "grader_image": task.grader_image,
+    }
     config_key = stable_hash(identity)
     backend, _, model_name = cfg.adapter.spec.partition(":")
     slug = "-".join(filter(None, [backend, Path(model_name).name.removesuffix(".jsonl")]))[:40]

@@ -237,3 +237,13 @@ def test_compare_two_runs_on_the_same_samples(cli, tmp_path):
     assert out["difference"] == pytest.approx(-6 / 20)
     assert out["p_value"] == pytest.approx(2 / 2**6)
     assert "6 worse" in cli("compare", "base", "cand").stdout
+
+
+def test_moving_the_predictions_file_keeps_the_run(cli, tmp_path):
+    rows = [{"id": f"n{i:05d}", "response": str(2 * i)} for i in range(4)]
+    first = write_jsonl(tmp_path / "a.jsonl", rows)
+    cli("run", "--task", ECHO, "--model", f"replay:{first}", "--limit", "4", "--run-name", "mine")
+    (tmp_path / "elsewhere").mkdir()
+    moved = first.rename(tmp_path / "elsewhere" / "a.jsonl")
+    again = cli("run", "--task", ECHO, "--model", f"replay:{moved}", "--limit", "4", "--run-name", "mine")
+    assert "4 attempts were already done" in again.stderr
