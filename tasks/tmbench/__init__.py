@@ -194,7 +194,8 @@ class TMBench(Task):
 
     def grade(self, sample: Sample, answer: Answer) -> Verdict:
         truth: list[str] = sample.reference
-        marks = "".join("1" if answer.value.get(i) == state else "0" for i, state in enumerate(truth))
+        got = answer.value
+        marks = "".join(["1" if got.get(i) == state else "0" for i, state in enumerate(truth)])
         all_right = "0" not in marks
         details: dict[str, Any] = {"steps": marks}
         if not all_right:
