@@ -182,52 +182,242 @@ def _error_text(exc):
     return "".join(tb[-3:])[-1500:]
 
 
-def run_correctness(job):
-    level, code, tests, limits = job["level"], job["code"], job["tests"], job["limits"]
-    times = []
-    if level == "function":
-        try:
-            compile(code, CODE_FILE, "exec")
-        except SyntaxError as exc:
-            return 2, {"reason": "syntax error: %s (line %s)" % (exc.msg, exc.lineno)}
-    for i, test in enumerate(tests):
-        limit = limits[i]
+# ------------------------------------------------------------------------------------------ correctness
+# The model's code never runs in the process that knows the nonce and the expected outputs.  The supervisor
+# (this program's main) keeps both, makes itself undumpable (no ptrace, no /proc/<pid>/mem for the same uid),
+# and starts a fresh interpreter, the worker, that gets only the code and each test's input over a pipe and
+# answers with the output as plain JSON.  The supervisor compares it with the expected output and enforces
+# the time limit itself, so code that walks frames, overrides __eq__, disables SIGALRM or writes to any fd
+# it can find cannot turn a wrong answer into a pass.
+
+GRACE_S = 1.0  # past a test's limit, the supervisor kills a worker that did not stop itself
+
+
+def _undumpable():
+    """prctl(PR_SET_DUMPABLE, 0): processes of the same uid can no longer ptrace us or read our memory."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)
+    except Exception:  # noqa: BLE001 - not Linux: the separate process is still the main defence
+        pass
+
+
+def _plain(x, depth=0):
+    """The worker's answer as plain JSON: exact built-in types kept, tuples/sets/dicts tagged, anything else
+    (including subclasses with a clever __eq__) reduced to its base value or its repr."""
+    if depth > 200:
+        raise ValueError("the output is nested too deeply")
+    t = type(x)
+    if x is None or t in (bool, int, str):
+        return x
+    if t is float:
+        return x if math.isfinite(x) else {"__float__": repr(x)}
+    if t is list:
+        return [_plain(v, depth + 1) for v in x]
+    if t is tuple:
+        return {"__tuple__": [_plain(v, depth + 1) for v in x]}
+    if t in (set, frozenset):
+        return {"__set__": [_plain(v, depth + 1) for v in x]}
+    if t is dict:
+        return {"__dict__": [[_plain(k, depth + 1), _plain(v, depth + 1)] for k, v in x.items()]}
+    for base in (bool, int, float, str):
+        if isinstance(x, base):
+            return _plain(base(x), depth + 1)
+    return {"__repr__": repr(x)[:1000]}
+
+
+class _Opaque:
+    """An output that was no plain value: equal to nothing."""
+
+    def __init__(self, text):
+        self.text = text
+
+    def __eq__(self, other):
+        return False
+
+    __hash__ = None
+
+    def __repr__(self):
+        return self.text
+
+
+def _unplain(x):
+    """Back from JSON, in the supervisor (plain data only: nothing of the worker's can run here)."""
+    if isinstance(x, list):
+        return [_unplain(v) for v in x]
+    if isinstance(x, dict) and len(x) == 1:
+        (tag, v), = x.items()
+        if tag == "__tuple__":
+            return tuple(_unplain(e) for e in v)
+        if tag == "__set__":
+            try:
+                return set(_unplain(e) for e in v)
+            except TypeError:
+                return _Opaque("set(...)")
+        if tag == "__dict__":
+            try:
+                return {_unplain(k): _unplain(e) for k, e in v}
+            except TypeError:
+                return _Opaque("dict(...)")
+        if tag == "__float__":
+            return float(v)
+        if tag == "__repr__":
+            return _Opaque(str(v))
+    if isinstance(x, dict):
+        return _Opaque("dict")
+    return x
+
+
+def _worker(read_fd, write_fd):
+    """The worker: runs the model's code on one test at a time.  Nothing it sends is trusted."""
+    requests = os.fdopen(read_fd, "r", encoding="utf-8")
+    replies = os.fdopen(write_fd, "w", encoding="utf-8")
+    setup = json.loads(requests.readline())
+    level, code = setup["level"], setup["code"]
+    signal.signal(signal.SIGALRM, _on_alarm)
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 1000))
+    fn = None
+    for line in requests:
+        test = json.loads(line)
+        reply = {}
         try:
             if level == "function":
-                fn = _define_solution(code) if i == 0 or job.get("fresh_each_test") else fn
-                args = copy.deepcopy(test["input"])
+                fn = _define_solution(code) if fn is None or setup.get("fresh_each_test") else fn
+                args = test["input"]
                 start = time.perf_counter()
-                _arm(limit)
+                _arm(test["limit"])
                 try:
                     got = fn(*args)
                 finally:
                     _disarm()
-                times.append(time.perf_counter() - start)
+                reply["time"] = time.perf_counter() - start
             else:
                 with _Stdio(test["input"][0]) as io_:
                     start = time.perf_counter()
-                    _arm(limit)
+                    _arm(test["limit"])
                     try:
                         _run_program(code)
                     finally:
                         _disarm()
-                    times.append(time.perf_counter() - start)
+                    reply["time"] = time.perf_counter() - start
                     got = io_.output()
+            reply.update(status="ok", value=_plain(got))
         except TestTimeout:
-            return 2, {"test": i, "reason": "timeout: correctness test %d ran past its limit of %.2fs" % (i, limit),
-                       "times": times}
+            reply = {"status": "timeout"}
         except SyntaxError as exc:
-            return 2, {"test": i, "reason": "syntax error: %s (line %s)" % (exc.msg, exc.lineno)}
+            reply = {"status": "error", "reason": "syntax error: %s (line %s)" % (exc.msg, exc.lineno)}
         except RecursionError as exc:
-            return 2, {"test": i, "reason": "correctness test %d raised RecursionError" % i, "error": _error_text(exc)}
+            reply = {"status": "error", "reason": "raised RecursionError", "error": _error_text(exc)}
         except BaseException as exc:  # noqa: BLE001 - the model's code raised: an error verdict
-            return 2, {"test": i, "reason": "correctness test %d raised %s: %s" % (i, type(exc).__name__, exc),
-                       "error": _error_text(exc), "times": times}
-        expected = test["output"][0]
-        if not is_equal(got, expected):
-            return 1, {"test": i, "reason": "wrong output on correctness test %d" % i,
-                       "got": _short(got), "expected": _short(expected), "times": times}
-    return 0, {"times": times}
+            reply = {"status": "error", "reason": "raised %s: %s" % (type(exc).__name__, exc),
+                     "error": _error_text(exc)}
+        replies.write(json.dumps(reply, default=repr) + "\n")
+        replies.flush()
+
+
+class _Worker:
+    """The supervisor's handle on a worker process."""
+
+    def __init__(self, level, code, fresh_each_test):
+        import subprocess
+
+        to_worker_r, self.to_worker = os.pipe()
+        self.from_worker, from_worker_w = os.pipe()
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), "--worker", str(to_worker_r), str(from_worker_w)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            pass_fds=(to_worker_r, from_worker_w), start_new_session=False)
+        os.close(to_worker_r)
+        os.close(from_worker_w)
+        self.buffer = b""
+        self._send({"level": level, "code": code, "fresh_each_test": bool(fresh_each_test)})
+
+    def _send(self, obj):
+        data = (json.dumps(obj) + "\n").encode("utf-8")
+        while data:
+            data = data[os.write(self.to_worker, data):]
+
+    def ask(self, test_input, limit):
+        """The worker's reply to one test, or None when it did not answer in time (it is then killed)."""
+        import select
+
+        self._send({"input": test_input, "limit": limit})
+        deadline = time.monotonic() + limit + GRACE_S
+        while b"\n" not in self.buffer:
+            left = deadline - time.monotonic()
+            ready = select.select([self.from_worker], [], [], max(0.0, left))[0] if left > 0 else []
+            if not ready:
+                self.kill()
+                return None
+            chunk = os.read(self.from_worker, 1 << 20)
+            if not chunk:  # the worker died
+                self.proc.wait()
+                return {"status": "error", "reason": "the program ended the checking process (exit status %s)"
+                        % self.proc.returncode}
+            self.buffer += chunk
+            if len(self.buffer) > (64 << 20):
+                self.kill()
+                return {"status": "error", "reason": "the output is too large"}
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            return {"status": "error", "reason": "the program wrote into the checker's channel"}
+        return reply if isinstance(reply, dict) else {"status": "error", "reason": "garbled reply"}
+
+    def kill(self):
+        try:
+            self.proc.kill()
+        except OSError:
+            pass
+        self.proc.wait()
+
+    def close(self):
+        for fd in (self.to_worker, self.from_worker):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.kill()
+
+
+def run_correctness(job):
+    level, code, tests, limits = job["level"], job["code"], job["tests"], job["limits"]
+    try:
+        compile(code, CODE_FILE, "exec")
+    except SyntaxError as exc:
+        return 2, {"reason": "syntax error: %s (line %s)" % (exc.msg, exc.lineno)}
+    worker = _Worker(level, code, job.get("fresh_each_test"))
+    times = []
+    try:
+        for i, test in enumerate(tests):
+            limit = limits[i]
+            reply = worker.ask(test["input"], limit)
+            if reply is None or reply.get("status") == "timeout":
+                return 2, {"test": i, "reason": "timeout: correctness test %d ran past its limit of %.2fs"
+                           % (i, limit), "times": times}
+            if reply.get("status") != "ok":
+                out = {"test": i, "reason": "correctness test %d %s" % (i, str(reply.get("reason"))[:500]),
+                       "times": times}
+                if "syntax error" in str(reply.get("reason")):
+                    out["reason"] = str(reply["reason"])[:500]
+                if reply.get("error"):
+                    out["error"] = str(reply["error"])[:1500]
+                return 2, out
+            try:
+                got = _unplain(reply.get("value"))
+                t = float(reply.get("time", 0.0))
+            except (TypeError, ValueError, RecursionError):
+                return 2, {"test": i, "reason": "correctness test %d: unreadable output" % i, "times": times}
+            times.append(max(0.0, t))
+            expected = test["output"][0]
+            if not is_equal(got, expected):
+                return 1, {"test": i, "reason": "wrong output on correctness test %d" % i,
+                           "got": _short(got), "expected": _short(expected), "times": times}
+        return 0, {"times": times}
+    finally:
+        worker.close()
 
 
 def _short(value, n=300):
@@ -319,6 +509,10 @@ def run_counts(job):
 
 # ------------------------------------------------------------------------------------------------ main
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--worker":
+        _worker(int(sys.argv[2]), int(sys.argv[3]))
+        os._exit(0)
+    _undumpable()
     nonce = sys.stdin.readline().strip()
     out = os.fdopen(os.dup(1), "w", encoding="utf-8")
     with open("job.json", encoding="utf-8") as fh:

@@ -121,3 +121,34 @@ def test_the_oracle_scores_full_marks_through_the_cli(graded_task, cli):
         assert rep["record"]["grader_image"] == graded_task.grader_image
         assert rep["record"]["grader_image_id"].startswith("sha256:")  # the digest the verdicts were graded on
     assert rep["counts"]["ungradable"] == 1 and rep["counts"]["problems"] == 2
+
+
+CHEATS = {  # answers to HumanEval/0 (sum of squares) that try to fake a pass instead of computing it
+    "forges the result line": (
+        "```python\nimport sys, os, json\ndef sum_of_squares(nums):\n    f = sys._getframe()\n"
+        "    while f is not None:\n        loc = f.f_locals\n        if 'nonce' in loc and 'out' in loc:\n"
+        "            loc['out'].write('\\n@@coffe %s %s\\n' % (loc['nonce'], json.dumps({'times': [0.0] * 9})))\n"
+        "            loc['out'].flush()\n            os._exit(0)\n        f = f.f_back\n    return -1\n```"),
+    "equals everything": (
+        "```python\nclass Anything(int):\n    def __eq__(self, other):\n        return True\n    __hash__ = int.__hash__\n"
+        "def sum_of_squares(nums):\n    return Anything(-1)\n```"),
+    "reads the expected outputs": (
+        "```python\nimport gc, json\ndef sum_of_squares(nums):\n    for o in gc.get_objects():\n"
+        "        if isinstance(o, dict) and 'tests' in o and 'code' in o:\n"
+        "            for t in o['tests']:\n                if t['input'] == [nums]:\n                    return t['output'][0]\n"
+        "    try:\n        job = json.load(open('job.json'))\n"
+        "        return next(t['output'][0] for t in job['tests'] if t['input'] == [nums])\n"
+        "    except Exception:\n        return -1\n```"),
+    "ignores the alarm": (
+        "```python\nimport signal\ndef sum_of_squares(nums):\n    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+        "    while True:\n        pass\n```"),
+    "kills the checker": (
+        "```python\nimport os, signal\ndef sum_of_squares(nums):\n    os.kill(os.getppid(), signal.SIGKILL)\n"
+        "    return 0\n```"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CHEATS))
+def test_code_that_tries_to_fake_a_pass_does_not_pass(graded_task, name):
+    verdict = grade(graded_task, FN["HumanEval/0"], CHEATS[name])
+    assert verdict.status in (Status.FAIL, Status.ERROR), (name, verdict.details)
