@@ -3,6 +3,8 @@
 
 The harness sends this file with `job.json` (what to run) and writes a one-line nonce on stdin; the result is
 printed as the last line of the real stdout: `@@coffe <nonce> {json}`.  Standard library only, Python >= 3.9.
+In "correct" mode the model's code runs in a separate worker process (`check.py --worker`) that never sees
+the nonce or the expected outputs; see the correctness section below.
 
 job.json:
   level        "function" | "file"
