@@ -1,6 +1,6 @@
 """Exit-code grading: a check program's exit status is the verdict.
 
-    0                  -> pass
+    0                  -> pass (with require_completion: only if the check also printed its completion line)
     nonzero            -> fail
     timed out, memory killed, crashed, could not start  -> error (the model's fault), with the reason
     sandbox failure (engine down, image missing, runner vanished) -> retried; still failing -> infra
@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
@@ -18,6 +19,7 @@ from .request import Files
 from .result import CountMethod, Ending, RunResult
 
 DETAIL_OUTPUT_CHARS = 2000  # how much of stdout/stderr goes into a verdict's details
+COMPLETION_PREFIX = "harness-checks-complete "
 
 
 class Sandbox(Protocol):
@@ -57,13 +59,16 @@ def run_details(result: RunResult) -> dict[str, Any]:
     return d
 
 
-def verdict_from_result(result: RunResult):
-    """The verdict that the exit code (and the way the run ended) of a check program gives."""
+def verdict_from_result(result: RunResult, completion_nonce: str | None = None):
+    """The verdict that the exit code (and the way the run ended) of a check program gives. With a
+    completion nonce, exit 0 is a pass only if stdout has the line `harness-checks-complete <nonce>`."""
     Status, Verdict = _types()
     details = run_details(result)
     if result.ending is Ending.EXITED:
         if result.exit_code == 0:
-            return Verdict(Status.PASS, 1.0, details)
+            if completion_nonce is None or (COMPLETION_PREFIX + completion_nonce) in result.stdout.splitlines():
+                return Verdict(Status.PASS, 1.0, details)
+            details["reason"] = "exit status 0, but the check program did not show that its checks ran to the end"
         return Verdict(Status.FAIL, 0.0, details)
     reasons = {
         Ending.TIMED_OUT: "timeout",
@@ -83,10 +88,18 @@ def infra_verdict(error: Exception, attempts: int):
 def grade_by_exit_code(sandbox: Sandbox, argv: Sequence[str], *, files: Files | None = None, stdin: str = "",
                        env: Mapping[str, str] | None = None, limits: RunLimits = RunLimits(),
                        count: CountMethod | str | None = None, infra_retries: int = 2,
-                       retry_wait_s: float = 1.0):
+                       retry_wait_s: float = 1.0, require_completion: bool = False):
     """Run a check program in the sandbox; its exit code is the verdict.  Sandbox failures are retried
     `infra_retries` times (with a growing wait), then reported as an infra verdict -- unless the runner was
-    lost while this sample ran on every attempt: then the sample killed it, and that is an error verdict."""
+    lost while this sample ran on every attempt: then the sample killed it, and that is an error verdict.
+
+    require_completion: the code under test may exit 0 early (os._exit(0) at import) to fake a pass. With
+    this, the first line of the check program's stdin is a fresh nonce, and a pass also needs the line
+    `harness-checks-complete <nonce>` on its stdout, printed after its last check. The check program must keep
+    the nonce from the code under test (run that code in a child process that never sees it)."""
+    nonce = secrets.token_hex(16) if require_completion else None
+    if nonce is not None:
+        stdin = nonce + "\n" + stdin
     last: Exception | None = None
     lost_during_sample = 0
     for attempt in range(1, infra_retries + 2):
@@ -98,7 +111,7 @@ def grade_by_exit_code(sandbox: Sandbox, argv: Sequence[str], *, files: Files | 
             if attempt <= infra_retries:
                 time.sleep(retry_wait_s * attempt)
             continue
-        verdict = verdict_from_result(result)
+        verdict = verdict_from_result(result, nonce)
         if attempt > 1:
             verdict.details["infra_retries"] = attempt - 1
         return verdict

@@ -67,3 +67,33 @@ def test_missing_image_is_infra(docker_client):
 
     with pytest.raises(InfraError, match="not found"):
         WarmPool("harness-no-such-image:000000000000", client=docker_client)
+
+
+# A check that keeps the code under test in a child process: the child never sees the nonce (the first line
+# of the check's stdin), and the check itself compares the child's answer before printing its completion line.
+GUARDED_CHECK = """import subprocess, sys
+nonce = sys.stdin.readline().strip()
+child = subprocess.run([sys.executable, "-c", "from solution import add; print(add(2, 3))"],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10)
+if child.returncode != 0 or child.stdout.strip() != "5":
+    sys.exit(1)
+print("harness-checks-complete " + nonce)
+"""
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("solution, status", [
+    ("def add(a, b):\n    return a + b\n", Status.PASS),
+    ("import os\nos._exit(0)\n", Status.FAIL),  # exits 0 before any check ran
+    ("import sys\nprint('harness-checks-complete 0000')\ndef add(a, b):\n    return 0\n", Status.FAIL),  # a guess
+])
+def test_a_pass_needs_the_checks_to_have_run_to_the_end(pool, solution, status):
+    v = grade_by_exit_code(pool, ["python3", "check.py"], files={"check.py": GUARDED_CHECK, "solution.py": solution},
+                           limits=RunLimits(timeout_s=10), require_completion=True)
+    assert v.status is status, v
+
+
+@pytest.mark.docker
+def test_exit_zero_without_the_completion_line_is_not_a_pass(pool):
+    v = grade_by_exit_code(pool, ["python3", "-c", "import sys; sys.exit(0)"], require_completion=True)
+    assert v.status is Status.FAIL and "ran to the end" in v.details["reason"]
