@@ -156,37 +156,28 @@ class Store:
         self.connect().execute("DELETE FROM results WHERE run = ?", (name,))
 
     # --- lookups used by the runner ------------------------------------------------------------------
+    def _rows_in(self, sql: str, keys: list[str], *params: Any) -> Iterator[tuple]:
+        """Rows of `sql`, which ends in `IN`, for all the keys (chunked within SQLite's parameter limit)."""
+        for chunk in _chunks(keys):
+            yield from self.connect().execute(f"{sql} ({','.join('?' * len(chunk))})", (*params, *chunk))
+
     def done_map(self, run: str, sample_ids: list[str]) -> dict[str, set[int]]:
         """For many samples at once: the indices already done (infra failures are not done)."""
         out: dict[str, set[int]] = {}
-        for chunk in _chunks(sample_ids):
-            rows = self.connect().execute(
-                f"SELECT sample_id, idx FROM results WHERE run = ? AND status != 'infra' "
-                f"AND sample_id IN ({','.join('?' * len(chunk))})", (run, *chunk))
-            for sid, idx in rows:
-                out.setdefault(sid, set()).add(idx)
+        sql = "SELECT sample_id, idx FROM results WHERE run = ? AND status != 'infra' AND sample_id IN"
+        for sid, idx in self._rows_in(sql, sample_ids, run):
+            out.setdefault(sid, set()).add(idx)
         return out
 
     def response_texts(self, keys: list[str]) -> dict[str, str]:
         """The cached responses among these keys."""
-        out: dict[str, str] = {}
-        for chunk in _chunks(keys):
-            rows = self.connect().execute(
-                f"SELECT key, text FROM responses WHERE key IN ({','.join('?' * len(chunk))})", chunk)
-            out.update(rows)
-        return out
+        return dict(self._rows_in("SELECT key, text FROM responses WHERE key IN", keys))
 
     def verdicts(self, keys: list[str]) -> dict[str, Verdict]:
         """The cached verdicts among these keys."""
-        out: dict[str, Verdict] = {}
-        for chunk in _chunks(keys):
-            rows = self.connect().execute(
-                f"SELECT key, status, score, details FROM verdicts WHERE key IN ({','.join('?' * len(chunk))})", chunk)
-            for key, status, score, details in rows:
-                out[key] = Verdict(Status(status), score, json.loads(details))
-        return out
+        rows = self._rows_in("SELECT key, status, score, details FROM verdicts WHERE key IN", keys)
+        return {key: Verdict(Status(status), score, json.loads(details)) for key, status, score, details in rows}
 
-    # --- writes -------------------------------------------------------------------------------------
     def write_results(self, items: list[ResultWrite]) -> None:
         """Commit a batch in one transaction (the writer calls this with whatever is waiting)."""
         now = time.time()
