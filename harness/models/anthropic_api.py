@@ -28,12 +28,10 @@ from typing import Any
 import anthropic
 
 from ..types import GenParams, Prompt, Request, Response
-from .base import ModelAdapter, ModelError, redact
-from .openai_api import merge_extra, passthrough_args, public_url
-from .retry import (POLICY_KEYS, AdaptiveLimit, Failure, GiveUp, MalformedResponse, RetryPolicy, call_with_retries,
-                    classify_sdk_error)
+from .base import ModelError, redact
+from .remote import RemoteModel, merge_extra, passthrough_args
+from .retry import POLICY_KEYS, Failure, GiveUp, MalformedResponse, call_with_retries, classify_sdk_error
 
-DEFAULT_CONCURRENCY = 8
 DEFAULT_MAX_TOKENS = 4096
 KEY_NAME = "ANTHROPIC_API_KEY"
 
@@ -53,17 +51,13 @@ def split_prompt(prompt: Prompt) -> tuple[str | None, list[dict[str, str]]]:
     return ("\n\n".join(system) if system else None), messages
 
 
-class AnthropicModel(ModelAdapter):
-    batch_size = 1
-    concurrency = DEFAULT_CONCURRENCY
+class AnthropicModel(RemoteModel):
+    api = "messages"
 
     def __init__(self, spec: str, params: GenParams, model: str, base_url: str | None = None,
                  concurrency: int | None = None):
-        super().__init__(spec, params)
-        self.model = model
-        extra = dict(params.extra)
-        self.policy = RetryPolicy.from_extra(extra)
-        self.body_extra = passthrough_args(extra, POLICY_KEYS)
+        super().__init__(spec, params, model, concurrency)
+        self.body_extra = passthrough_args(dict(params.extra), POLICY_KEYS)
         custom_url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or None
         api_key = os.environ.get(KEY_NAME)
         token = None if api_key else os.environ.get("ANTHROPIC_AUTH_TOKEN")
@@ -72,24 +66,9 @@ class AnthropicModel(ModelAdapter):
                 raise ModelError(f"{KEY_NAME} is not set: export it to use Anthropic's API, or pass --base-url "
                                  f"for a compatible server that needs no key")
             api_key = "EMPTY"
-        self.concurrency = concurrency or DEFAULT_CONCURRENCY
-        self.limit = AdaptiveLimit(self.concurrency)
         credential = {"api_key": api_key} if api_key else {"auth_token": token}
-        try:
-            self.client = anthropic.Anthropic(**credential, base_url=custom_url, max_retries=0,
-                                              timeout=self.policy.timeout)
-        except Exception as exc:  # a malformed URL, a conflicting setting in the environment
-            raise ModelError(redact(f"anthropic: cannot create the client: {exc}")) from None
-        self.base_url = redact(public_url(str(self.client.base_url).rstrip("/")))
-
-    def fingerprint(self) -> dict[str, Any]:
-        return {"spec": self.spec, "base_url": self.base_url, "api": "messages"}
-
-    def close(self) -> None:
-        self.client.close()
-
-    def generate(self, requests: list[Request]) -> list[list[Response]]:
-        return [self._generate_one(req) for req in requests]
+        self._connect("anthropic", lambda: anthropic.Anthropic(**credential, base_url=custom_url, max_retries=0,
+                                                               timeout=self.policy.timeout))
 
     def _generate_one(self, req: Request) -> list[Response]:
         out: list[Response] = []

@@ -23,71 +23,28 @@ over responses gives the bill) and `retries` when it took any; a response cut by
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import openai
 
 from ..types import GenParams, Prompt, Request, Response
-from .base import ModelAdapter, ModelError, redact
-from .retry import (POLICY_KEYS, AdaptiveLimit, Failure, GiveUp, MalformedResponse, RetryPolicy, call_with_retries,
-                    classify_sdk_error)
+from .base import ModelError, redact
+from .remote import RemoteModel, merge_extra, passthrough_args
+from .retry import POLICY_KEYS, Failure, GiveUp, MalformedResponse, call_with_retries, classify_sdk_error
 
 APIS = ("chat", "completions")
-DEFAULT_CONCURRENCY = 8
 KEY_NAME = "OPENAI_API_KEY"
-OMIT = "omit"  # a --model-arg value that removes the key from the request
 
 
-def passthrough_args(extra: dict[str, str], own: tuple[str, ...]) -> dict[str, Any]:
-    """`--model-arg` pairs that are not the harness's own, values parsed as JSON where they parse."""
-    out: dict[str, Any] = {}
-    for key, raw in extra.items():
-        if key in own:
-            continue
-        try:
-            out[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            out[key] = raw
-    return out
-
-
-def merge_extra(args: dict[str, Any], extra: dict[str, Any], known: Any) -> dict[str, Any]:
-    """`args` with the pass-through pairs added: a key the client takes as a keyword replaces that keyword,
-    the others go into `extra_body`, and the value "omit" removes a key (e.g. `temperature=omit` for a model
-    that rejects sampling parameters)."""
-    known = set(known)
-    out = {k: v for k, v in args.items() if extra.get(k) != OMIT}
-    body = {k: v for k, v in extra.items() if v != OMIT and k not in known}
-    out.update({k: v for k, v in extra.items() if v != OMIT and k in known})
-    if body:
-        out["extra_body"] = body
-    return out
-
-
-def public_url(url: str) -> str:
-    """The URL without a user:password part, for fingerprints and messages."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
-
-
-class OpenAIModel(ModelAdapter):
-    batch_size = 1
-    concurrency = DEFAULT_CONCURRENCY
-
+class OpenAIModel(RemoteModel):
     def __init__(self, spec: str, params: GenParams, model: str, base_url: str | None = None,
                  concurrency: int | None = None):
-        super().__init__(spec, params)
-        self.model = model
+        super().__init__(spec, params, model, concurrency)
         extra = dict(params.extra)
         self.api = extra.get("api", "chat")
         if self.api not in APIS:
             raise ModelError(f"--model-arg api={self.api!r}: expected one of {', '.join(APIS)}")
-        self.policy = RetryPolicy.from_extra(extra)
         self.body_extra = passthrough_args(extra, ("api", *POLICY_KEYS))
         custom_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         key = os.environ.get(KEY_NAME)
@@ -96,22 +53,8 @@ class OpenAIModel(ModelAdapter):
                 raise ModelError(f"{KEY_NAME} is not set: export it to use OpenAI's API, or pass --base-url "
                                  f"for a local OpenAI-compatible server (which needs no key)")
             key = "EMPTY"
-        self.concurrency = concurrency or DEFAULT_CONCURRENCY
-        self.limit = AdaptiveLimit(self.concurrency)
-        try:
-            self.client = openai.OpenAI(api_key=key, base_url=custom_url, max_retries=0, timeout=self.policy.timeout)
-        except Exception as exc:  # a malformed URL, a conflicting setting in the environment
-            raise ModelError(redact(f"openai: cannot create the client: {exc}")) from None
-        self.base_url = redact(public_url(str(self.client.base_url).rstrip("/")))
-
-    def fingerprint(self) -> dict[str, Any]:
-        return {"spec": self.spec, "base_url": self.base_url, "api": self.api}
-
-    def close(self) -> None:
-        self.client.close()
-
-    def generate(self, requests: list[Request]) -> list[list[Response]]:
-        return [self._generate_one(req) for req in requests]
+        self._connect("openai", lambda: openai.OpenAI(api_key=key, base_url=custom_url, max_retries=0,
+                                                      timeout=self.policy.timeout))
 
     # --- one request: all its indices, in as few calls as the server allows -----------------------------
     def _generate_one(self, req: Request) -> list[Response]:
