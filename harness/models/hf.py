@@ -144,7 +144,7 @@ def locate_model(name: str, revision: str | None, spec: str) -> ModelSource:
         raise ModelError(
             f"model {name!r} (revision {wanted}) is not in the local cache and {where}; download it first "
             f"(`hf download {name}" + (f" --revision {revision}" if revision else "") + "` while online) "
-            f"or give a local folder")
+            "or give a local folder")
     return ModelSource(name, name, commit, local=False, load_revision=commit)
 
 

@@ -27,9 +27,7 @@ input is built, as COFFE does.
 
 from __future__ import annotations
 
-import copy
 import gc
-import io
 import json
 import math
 import os
