@@ -80,16 +80,18 @@ class RunConflict(Exception):
     pass
 
 
-def run_identity(cfg: RunConfig) -> tuple[str, str, dict[str, Any]]:
-    """The run's name, its configuration key, and its reproducibility record."""
+def run_identity(cfg: RunConfig) -> tuple[str, str, str, dict[str, Any]]:
+    """The run's name, its configuration key, its model key (see `model_key`), and its reproducibility record."""
     task, split = cfg.task, cfg.task.split_or_default(cfg.options.split)
     source = task.source(cfg.options)
+    fingerprint = cfg.adapter.fingerprint()
+    mkey = model_key(fingerprint, cfg.params)
     record = {
         "harness": {"version": __version__, "git_revision": git_revision()},
         "task": {"name": task.name, "version": task.version, "split": split,
                  "data": source.description, "data_sha256": source.sha256},
         "prompt_template": {"path": cfg.template_path, "sha256": cfg.template_sha256},
-        "model": {"spec": cfg.adapter.spec, "fingerprint": cfg.adapter.fingerprint(), "params": cfg.params.as_dict()},
+        "model": {"spec": cfg.adapter.spec, "fingerprint": fingerprint, "params": cfg.params.as_dict()},
         "samples_per_problem": cfg.samples_per_problem,
         "seeds": {"generation": cfg.params.seed},
         "grader_image": task.grader_image,
@@ -101,7 +103,7 @@ def run_identity(cfg: RunConfig) -> tuple[str, str, dict[str, Any]]:
         "harness": __version__,
         "task": [task.name, task.version, split, source.sha256],
         "prompt_template": cfg.template_sha256,
-        "model": [cfg.adapter.fingerprint(), output_params(cfg.params)],
+        "model": mkey,
         "samples_per_problem": cfg.samples_per_problem,
         "grader_image": task.grader_image,
     }
@@ -109,7 +111,7 @@ def run_identity(cfg: RunConfig) -> tuple[str, str, dict[str, Any]]:
     backend, _, model_name = cfg.adapter.spec.partition(":")
     slug = "-".join(filter(None, [backend, Path(model_name).name.removesuffix(".jsonl")]))[:40]
     name = cfg.run_name or f"{task.name}-{split}-{slug}-{config_key[:8]}"
-    return name, config_key, record
+    return name, config_key, mkey, record
 
 
 # --model-arg keys that say how to run a model, not what it answers: left out of cache keys and run names
@@ -133,9 +135,9 @@ def response_key(model_key: str, prompt_key: str, idx: int) -> str:
     return stable_hash("response", model_key, prompt_key, idx)
 
 
-def model_key(adapter: ModelAdapter, params: GenParams) -> str:
+def model_key(fingerprint: dict[str, Any], params: GenParams) -> str:
     """What identifies a model's outputs: its fingerprint and the parameters that can change them."""
-    return stable_hash(adapter.fingerprint(), output_params(params))
+    return stable_hash(fingerprint, output_params(params))
 
 
 def verdict_key(task: Task, sample_id: str, canonical_answer: str) -> str:
@@ -147,8 +149,7 @@ class Runner:
         self.cfg = cfg
         self.store = store
         self.stop = threading.Event()
-        self.name, self.config_key, self.record = run_identity(cfg)
-        self.model_key = model_key(cfg.adapter, cfg.params)
+        self.name, self.config_key, self.model_key, self.record = run_identity(cfg)
         adapter = cfg.adapter
         # queues hold batches: generation batches of up to adapter.batch_size requests, else lists of BATCH items
         self.gen_q: queue.Queue = queue.Queue(maxsize=2 * adapter.concurrency)
@@ -189,30 +190,16 @@ class Runner:
         writer = threading.Thread(target=self._guard(self._write), name="writer", daemon=True)
         for t in threads + gens + graders + [writer]:
             t.start()
+        # in pipeline order: each stage gets its end markers once the stage feeding it has finished
+        stages = [(gens, self.gen_q, 5.0), (graders, self.grade_q, 30.0), ([writer], self.write_q, 30.0)]
         try:
             self._join(threads)
-            for _ in gens:
-                self._put(self.gen_q, _END, force=True)
-            self._join(gens)
-            for _ in graders:
-                self._put(self.grade_q, _END, force=True)
-            self._join(graders)
-            self._put(self.write_q, _END, force=True)
-            self._join([writer])
+            self._end_stages(stages, patient=True)
         except KeyboardInterrupt:
             self.summary.interrupted = True
             self.stop.set()
             # let the pipeline drain what it already has: generated items are graded and written
-            for _ in gens:
-                self._put(self.gen_q, _END, force=True)
-            for t in gens:
-                t.join(timeout=5)
-            for _ in graders:
-                self._put(self.grade_q, _END, force=True)
-            for t in graders:
-                t.join(timeout=30)
-            self._put(self.write_q, _END, force=True)
-            writer.join(timeout=30)
+            self._end_stages(stages, patient=False)
         finally:
             self.cfg.adapter.close()
             if self._bar is not None:
@@ -240,6 +227,18 @@ class Runner:
             self.record["grader_image_id"] = digest
             run = self.store.get_run(self.name)
             self.store.save_run(replace(run, record=self.record, updated=time.time()))
+
+    def _end_stages(self, stages: list[tuple[list[threading.Thread], queue.Queue, float]], patient: bool) -> None:
+        """Send each stage one end marker per thread and wait for it. An interrupted run waits at most the
+        stage's grace period (a model call that hangs must not hold up the exit)."""
+        for threads, q, grace in stages:
+            for _ in threads:
+                self._put(q, _END, force=True)
+            if patient:
+                self._join(threads)
+            else:
+                for t in threads:
+                    t.join(timeout=grace)
 
     def _join(self, threads: list[threading.Thread]) -> None:
         for t in threads:
