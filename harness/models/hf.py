@@ -45,6 +45,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from ..paths import cache_dir
+from ..task import file_sha256
 from ..types import GenParams, Prompt, Request, Response
 from .base import ModelAdapter, ModelError, redact
 from .retry import POLICY_KEYS
@@ -183,8 +185,7 @@ _DIGEST_LOCK = threading.Lock()
 
 
 def _digest_memo_path() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "harness" / "file-digests.json"
+    return cache_dir() / "file-digests.json"
 
 
 def file_digest(path: Path, memo: dict[str, Any]) -> str:
@@ -194,11 +195,7 @@ def file_digest(path: Path, memo: dict[str, Any]) -> str:
     hit = memo.get(key)
     if hit and hit.get("size") == st.st_size and hit.get("mtime_ns") == st.st_mtime_ns:
         return hit["sha256"]
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            h.update(block)
-    memo[key] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": h.hexdigest()}
+    memo[key] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": file_sha256(path)}
     return memo[key]["sha256"]
 
 

@@ -14,11 +14,12 @@ time the measurement took (it sets the candidate's limit on that stressful test)
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+
+from harness.paths import cache_dir
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS reference (
@@ -30,11 +31,7 @@ CREATE TABLE IF NOT EXISTS reference (
 
 
 def default_path() -> Path:
-    base = os.environ.get("HARNESS_CACHE_DIR")
-    if base:
-        return Path(base) / "coffe-reference.sqlite"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return Path(xdg or Path.home() / ".cache") / "harness" / "coffe-reference.sqlite"
+    return cache_dir() / "coffe-reference.sqlite"
 
 
 def sha(text: str) -> str:
