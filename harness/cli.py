@@ -57,8 +57,12 @@ def main(ctx: click.Context, store: Path) -> None:
     ctx.obj["store"] = store
 
 @main.command("list")
-def list_cmd() -> None:
+@opt("--task", "-t", "task_ref", env="HARNESS_TASK", help="Describe this one task instead (as `harness describe`).")
+def list_cmd(task_ref) -> None:
     """List the tasks: built-in folders and installed plug-ins, with their splits and sizes."""
+    if task_ref:
+        click.echo(_describe(task_ref))
+        return
     rows = []
     for task in all_tasks():
         size = task.size()
@@ -68,28 +72,73 @@ def list_cmd() -> None:
     for row in [header, *rows]:
         click.echo("  ".join(c.ljust(w) for c, w in zip(row[:3], widths)) + "  " + row[3])
 
+def _describe(task_ref: str) -> str:
+    try:
+        task = get_task(task_ref)
+    except TaskError as exc:
+        raise HarnessError(str(exc)) from exc
+    size = task.size()
+    lines = [f"{task.name}: {task.description}", f"  folder:   {task.folder}",
+             f"  splits:   {', '.join(task.splits)} (default {task.default_split})",
+             f"  samples:  {'?' if size is None else size}", f"  version:  {task.version} (code {task.code_hash[:12]})"]
+    if task.metadata_keys:
+        lines.append(f"  metadata: {', '.join(task.metadata_keys)} (stored per sample; metrics broken down by each)")
+    if task.grader_image:
+        lines.append(f"  grades in the sandbox image {task.grader_image}")
+    if task.uses_judge:
+        lines.append("  grades with a judge model: --judge-model BACKEND:NAME")
+    lines.append("  options (-T KEY=VALUE):" if task.options else "  options:  none")
+    lines += [f"    {o.describe()}" for o in task.options]
+    why = task.unavailable()
+    if why:
+        lines.append(f"  cannot run here: {why}")
+    return "\n".join(lines)
+
+
+@main.command()
+@click.argument("task_ref", metavar="TASK")
+def describe(task_ref) -> None:
+    """Describe TASK: splits, size, metadata, sandbox image, judge, and the options -T accepts."""
+    click.echo(_describe(task_ref))
+
+
 def _gen_params(temperature, top_p, max_tokens, stop, seed, model_arg) -> GenParams:
-    extra = []
-    for item in model_arg:
+    return GenParams(temperature=temperature, top_p=top_p, max_tokens=max_tokens, stop=tuple(stop), seed=seed,
+                     extra=tuple(sorted(_pairs(model_arg, "--model-arg").items())))
+
+
+def _pairs(items, what: str) -> dict[str, str]:
+    out = {}
+    for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise click.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint="--model-arg")
-        extra.append((key, value))
-    return GenParams(temperature=temperature, top_p=top_p, max_tokens=max_tokens, stop=tuple(stop), seed=seed,
-                     extra=tuple(sorted(extra)))
+            raise click.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint=what)
+        out[key] = value
+    return out
+
 
 def execute_run(store: Store, task_ref: str, model: str, params: GenParams, options: LoadOptions,
                 samples: int = 1, prompt_template: Path | None = None, run_name: str | None = None,
                 fresh: bool = False, base_url: str | None = None, concurrency: int | None = None,
-                grade_workers: int = 2, progress: bool = True) -> tuple[Runner, object]:
+                grade_workers: int = 2, progress: bool = True, task_args: dict[str, str] | None = None,
+                judge_model: str | None = None, judge_params: GenParams | None = None) -> tuple[Runner, object]:
     task = get_task(task_ref)
     task.split_or_default(options.split)
+    options.args = task.parse_args(task_args or {})
+    why = task.unavailable()
+    if why:
+        raise TaskError(f"task {task.name!r} cannot run here: {why}")
+    if judge_model and not task.uses_judge:
+        raise TaskError(f"task {task.name!r} does not grade with a judge model; drop --judge-model")
     template_path = prompt_template or task.template_path()
     template, template_sha = load_template(template_path)
     adapter = make_adapter(model, params, task, base_url=base_url, concurrency=concurrency)
+    judge_params = judge_params or GenParams()
+    judge = make_adapter(judge_model, judge_params, task, base_url=base_url) if judge_model else None
     cfg = RunConfig(task=task, adapter=adapter, params=params, options=options, template=template,
                     template_sha256=template_sha, template_path=str(template_path), samples_per_problem=samples,
-                    run_name=run_name, fresh=fresh, grade_workers=grade_workers, progress=progress)
+                    run_name=run_name, fresh=fresh, grade_workers=grade_workers, progress=progress, judge=judge,
+                    judge_params=judge_params)
     runner = Runner(cfg, store)
     ref = task_ref if not Path(task_ref).is_dir() else str(Path(task_ref).resolve())
     runner.record["task_ref"] = ref
@@ -121,10 +170,15 @@ def execute_run(store: Store, task_ref: str, model: str, params: GenParams, opti
 @opt("--concurrency", env="HARNESS_CONCURRENCY", type=click.IntRange(min=1),
      help="Most model requests in flight (API backends adapt below it on rate limits).")
 @opt("--grade-workers", env="HARNESS_GRADE_WORKERS", type=click.IntRange(min=1), default=2,
-     help="Samples graded in parallel.")
+     help="Samples graded in parallel (and the size of each sandbox pool).")
+@opt("--task-arg", "-T", env="HARNESS_TASK_ARG", multiple=True,
+     help="Task option KEY=VALUE (repeatable); `harness describe TASK` lists a task's options.")
+@opt("--judge-model", env="HARNESS_JUDGE_MODEL",
+     help="BACKEND:NAME of the model that grades, for tasks that use a judge (same backends as --model).")
 @click.pass_context
 def run(ctx, task_ref, model, limit, samples, split, data, prompt_template, run_name, fresh, base_url,
-        temperature, top_p, max_tokens, stop, seed, model_arg, concurrency, grade_workers) -> None:
+        temperature, top_p, max_tokens, stop, seed, model_arg, concurrency, grade_workers, task_arg,
+        judge_model) -> None:
     """Evaluate MODEL on TASK and store every response and verdict as it is produced.
 
     Run the same command again to resume: finished samples are skipped, responses already
@@ -135,7 +189,8 @@ def run(ctx, task_ref, model, limit, samples, split, data, prompt_template, run_
     options = LoadOptions(split=split, data=data, limit=limit)
     try:
         runner, summary = execute_run(store, task_ref, model, params, options, samples, prompt_template, run_name,
-                                      fresh, base_url, concurrency, grade_workers)
+                                      fresh, base_url, concurrency, grade_workers,
+                                      task_args=_pairs(task_arg, "--task-arg"), judge_model=judge_model)
     except RunConflict as exc:
         raise HarnessError(str(exc)) from exc
     except (TaskError, ModelError) as exc:
@@ -165,14 +220,19 @@ def _find_run(store: Store, name: str | None):
 @main.command()
 @click.argument("run_names", metavar="[RUN]...", nargs=-1)
 @opt("--format", "fmt", env="HARNESS_FORMAT", type=click.Choice(["table", "json", "markdown"]), default="table",
-     help="Output format. JSON has run, task, model, metrics, intervals, counts and record.")
+     help="Output format. JSON has run, task, model, metrics, intervals, counts, coverage and record.")
+@opt("--recompute", env="HARNESS_RECOMPUTE", is_flag=True,
+     help="Recompute the metrics from the stored verdicts with the task's current code (the stored ones stay).")
 @click.pass_context
-def report(ctx, run_names, fmt) -> None:
-    """Print the metrics of RUN (default: the latest run), with 95% confidence intervals."""
+def report(ctx, run_names, fmt, recompute) -> None:
+    """Print the metrics of RUN (default: the latest run), with 95% confidence intervals.
+
+    The metrics are the ones saved when the run ended, so the report needs no task code; a run that is not
+    complete says so, and how many samples its metrics cover."""
     store = _store(ctx)
     runs = [_find_run(store, n) for n in run_names] or [_find_run(store, None)]
     try:
-        summaries = [summarize(store, r) for r in runs]
+        summaries = [summarize(store, r, recompute=recompute) for r in runs]
     except TaskError as exc:
         raise HarnessError(str(exc)) from exc
     if fmt == "json":
@@ -330,10 +390,14 @@ def smoke(ctx) -> None:
     """Evaluate every built-in task on a few samples with the embedded models (the oracle, and each task's
     recorded example predictions) and print the results. Needs no network and no API key."""
     store = _store(ctx)
-    tables = []
+    tables, missing = [], []
     for task in all_tasks():
         options = task.smoke_options()
         if options is None:
+            continue
+        why = task.unavailable()
+        if why:
+            missing.append(f"{task.name}: not run: {why}")
             continue
         fixture = task.folder / "fixtures" / "smoke_predictions.jsonl"
         models = ["oracle"] + ([f"replay:{fixture}"] if fixture.is_file() else [])
@@ -343,6 +407,8 @@ def smoke(ctx) -> None:
             summaries.append(summarize(store, store.get_run(summary.run), task))
         tables.append(f"{task.name}: {task.description}\n{as_table(summaries)}")
     click.echo("\n\n".join(tables))
+    for line in missing:
+        click.echo(line, err=True)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -11,9 +11,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
+
+from .types import Metrics, SampleResult, Status
 
 Z95 = NormalDist().inv_cdf(0.975)
 
@@ -142,12 +144,44 @@ def standard_ks(n: int) -> list[int]:
 
 
 def pass_at_k_table(attempts: Sequence[int], correct: Sequence[int]) -> dict[str, tuple[float, tuple[float, float]]]:
-    """pass@k averaged over problems, with a normal interval over problems, for each standard k that every
-    problem has enough attempts for. Empty when any problem has a single attempt (pass_rate says it all)."""
-    if not attempts or min(attempts) < 2:
+    """pass@k averaged over problems for each standard k that every problem has enough attempts for (pass@1
+    always, when there is a problem). Intervals: Wilson when every problem has one attempt, else a normal
+    interval over problems."""
+    if not attempts or min(attempts) < 1:
         return {}
+    if max(attempts) == 1:
+        return {"pass@1": (sum(correct) / len(correct), wilson_interval(sum(correct), len(correct)))}
     out = {}
     for k in standard_ks(min(attempts)):
         per_problem = [pass_at_k(n, c, k) for n, c in zip(attempts, correct)]
         out[f"pass@{k}"] = (float(np.mean(per_problem)), mean_interval(per_problem))
     return out
+
+
+def pass_fail_metrics(results: Iterable[SampleResult], group_keys: Sequence[str] = ()) -> Metrics:
+    """The default metrics of a pass/fail task: pass@k (see `pass_at_k_table`) over the whole run and per value
+    of each metadata key in `group_keys` (`pass@1[language=go]`). Ungradable attempts are left out; a sample with
+    only ungradable attempts is counted in `ungradable`, not in the metrics."""
+    attempts: list[int] = []
+    correct: list[int] = []
+    groups: list[dict[str, Any]] = []
+    ungradable = 0
+    for r in results:
+        graded = [v for v in r.verdicts if v.status is not Status.UNGRADABLE]
+        if not graded:
+            ungradable += bool(r.verdicts)
+            continue
+        attempts.append(len(graded))
+        correct.append(sum(v.passed for v in graded))
+        groups.append({k: r.metadata.get(k) for k in group_keys})
+    metrics = Metrics(counts={"problems": len(attempts), "attempts": sum(attempts), "passed": sum(correct),
+                              "ungradable": ungradable})
+    for name, (value, interval) in pass_at_k_table(attempts, correct).items():
+        metrics.add(name, value, interval)
+    for key in group_keys:
+        for label in sorted({str(g[key]) for g in groups if g[key] is not None}):
+            rows = [i for i, g in enumerate(groups) if g[key] is not None and str(g[key]) == label]
+            table = pass_at_k_table([attempts[i] for i in rows], [correct[i] for i in rows])
+            for name, (value, interval) in table.items():
+                metrics.add(f"{name}[{key}={label}]", value, interval)
+    return metrics

@@ -45,12 +45,21 @@ def load_task_folder(folder: Path) -> Task:
         sys.modules[modname] = module
         try:
             spec.loader.exec_module(module)
-        except Exception:
+        except TaskError:
             del sys.modules[modname]
             raise
+        except TypeError as exc:
+            del sys.modules[modname]
+            if "abstract" in str(exc):  # a Task subclass that lacks a required method
+                raise TaskError(f"{init}: {exc} (see harness/task.py for the Task contract)") from None
+            raise TaskError(f"cannot load the task in {folder}: {type(exc).__name__}: {exc}") from exc
+        except Exception as exc:
+            del sys.modules[modname]
+            raise TaskError(f"cannot load the task in {folder}: {type(exc).__name__}: {exc}") from exc
     task = getattr(module, "TASK", None)
     if not isinstance(task, Task):
         raise TaskError(f"{init} must define TASK, an instance of harness.task.Task")
+    check_task_name(task)
     return task
 
 
@@ -77,9 +86,27 @@ def get_task(ref: str) -> Task:
             raise TaskError(f"plug-in {ref!r} ({ep.value}) is not a harness Task")
     path = Path(ref)
     if path.is_dir():
-        return load_task_folder(path)
+        task = load_task_folder(path)
+        _refuse_clash(task)
+        return task
     known = ", ".join(builtin_names() + plugin_names())
     raise TaskError(f"unknown task {ref!r}; known tasks: {known} (or give a task folder's path)")
+
+
+def _refuse_clash(task: Task) -> None:
+    """A folder's task may not take the name of a built-in task or a plug-in: runs and reports go by name."""
+    clash = task.name in builtin_names() and (builtin_tasks_dir() / task.name).resolve() != task.folder.resolve()
+    clash = clash or task.name in plugin_names() and get_task(task.name).folder.resolve() != task.folder.resolve()
+    if clash:
+        raise TaskError(f"the task in {task.folder} is named {task.name!r}, which another task (built in or "
+                        f"installed) already has; give it a name of its own")
+
+
+def check_task_name(task: Task) -> None:
+    name = task.name
+    if not isinstance(name, str) or not name.strip() or name != name.strip() or any(c in name for c in "/\\ "):
+        raise TaskError(f"the task in {task.folder} has no usable name ({name!r}): set `name` on its Task class "
+                        f"to a short identifier without spaces or slashes (it names runs and keys verdicts)")
 
 
 def all_tasks() -> list[Task]:

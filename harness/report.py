@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from itertools import groupby
+from pathlib import Path
 from typing import Any, Iterator
 
+from . import __version__
+from . import metrics as harness_metrics
 from .registry import get_task
-from .store import RunRow, Store
-from .task import Task
-from .types import SampleResult, Status
+from .store import RunRow, Store, StoredMetrics
+from .task import Task, TaskError, file_sha256
+from .types import SampleResult, Status, stable_hash
 
 STATUSES = ("pass", "fail", "error", "infra", "ungradable")
 
 
 def sample_results(store: Store, run: str) -> Iterator[SampleResult]:
-    """Per-sample graded attempts, infra failures left out (they are never the model's)."""
+    """Per-sample graded attempts with the sample's stored metadata, infra failures left out (they are never
+    the model's)."""
     for sample_id, rows in groupby(store.run_results(run), key=lambda r: r[0]):
-        verdicts = tuple(v for _, _, status, v in rows if status != Status.INFRA.value and v is not None)
-        yield SampleResult(sample_id, verdicts)
+        rows = list(rows)
+        verdicts = tuple(v for _, _, status, v, _ in rows if status != Status.INFRA.value and v is not None)
+        yield SampleResult(sample_id, verdicts, rows[0][4])
 
 
 def per_sample_scores(store: Store, run: str) -> dict[str, float]:
@@ -27,23 +33,70 @@ def per_sample_scores(store: Store, run: str) -> dict[str, float]:
     return {r.sample_id: r.correct / r.n for r in sample_results(store, run) if r.n}
 
 
-def summarize(store: Store, run: RunRow, task: Task | None = None) -> dict[str, Any]:
-    task = task or get_task(run.record.get("task_ref") or run.task)
+def aggregate_sha256(task: Task) -> str:
+    """What the stored metrics were computed with: the task's code and the harness's metrics module."""
+    return stable_hash(task.code_hash, file_sha256(Path(harness_metrics.__file__)), __version__)
+
+
+def compute_metrics(store: Store, run: RunRow, task: Task, save: bool = False) -> StoredMetrics:
+    """Aggregate a run's stored verdicts with the task's current code (and save the result with the run)."""
     metrics = task.aggregate(sample_results(store, run.name), run.samples_per_problem)
+    intervals = {k: [lo, hi] for k, (lo, hi) in metrics.intervals.items()}
+    digest = aggregate_sha256(task)
+    if save:
+        store.save_metrics(run.name, metrics.values, intervals, metrics.counts, digest)
+    return StoredMetrics(metrics.values, intervals, dict(metrics.counts), digest, time.time())
+
+
+def summarize(store: Store, run: RunRow, task: Task | None = None, recompute: bool = False) -> dict[str, Any]:
+    """A run's report: its stored metrics (saved when it ended), or, with `recompute` or for a run that has
+    none (made by an older harness), metrics computed now with the task's current code."""
+    stored = None if recompute else store.metrics(run.name)
+    source = "stored"
+    if stored is None:
+        if task is None:
+            ref = run.record.get("task_ref") or run.task
+            try:
+                task = get_task(ref)
+            except TaskError as exc:
+                why = "--recompute needs" if recompute else "the run has no stored metrics, and computing them needs"
+                raise TaskError(f"run {run.name!r}: {why} the task {ref!r}, which cannot be loaded: {exc}") from exc
+        first = store.metrics(run.name) is None
+        stored = compute_metrics(store, run, task, save=first)
+        source = "recomputed" if recompute else "computed now (the run had none stored)"
     counts = {s: 0 for s in STATUSES}
     counts.update(store.status_counts(run.name))
-    counts.update(metrics.counts)
+    counts.update(stored.counts)
+    complete, seen = store.coverage(run.name)
+    total = run.record.get("samples_total")
     return {
         "run": run.name,
         "task": run.task,
         "split": run.split,
         "model": run.model,
         "status": run.status,
-        "metrics": metrics.values,
-        "intervals": {k: [lo, hi] for k, (lo, hi) in metrics.intervals.items()},
+        "coverage": {"samples_complete": complete, "samples_seen": seen, "samples_total": total},
+        "metrics": stored.values,
+        "intervals": stored.intervals,
         "counts": counts,
+        "metrics_source": {"how": source, "aggregate_sha256": stored.aggregate_sha256},
         "record": run.record,
     }
+
+
+def coverage_note(summary: dict[str, Any]) -> str | None:
+    """A line for a run that is not complete: its status and how many samples its metrics cover."""
+    status = summary["status"]
+    if status == "complete":
+        return None
+    cov = summary.get("coverage") or {}
+    total = cov.get("samples_total")
+    of = f" of {total}" if total else " (the data was not read to the end)"
+    hint = {"interrupted": "resume with the same command", "incomplete": "infra failures remain: run the same "
+            "command again to retry them", "running": "still running, or its process died: run the same command "
+            "to resume", "failed": "it stopped on an error"}.get(status, "")
+    return (f"note: run {summary['run']} is {status}: its metrics cover {cov.get('samples_complete', 0)}{of} "
+            f"samples" + (f"; {hint}" if hint else ""))
 
 
 def headline(summary: dict[str, Any]) -> dict[str, Any]:
@@ -55,6 +108,8 @@ def headline(summary: dict[str, Any]) -> dict[str, Any]:
 def _fmt(value: float) -> str:
     if isinstance(value, float) and math.isnan(value):
         return "n/a"
+    if isinstance(value, float) and abs(value) < 1e-12:
+        value = 0.0  # a bound that is zero up to rounding (a Wilson interval's 2.8e-17)
     if isinstance(value, float) and not value.is_integer():
         return f"{value:.4g}" if abs(value) < 1 else f"{value:.2f}"
     return str(int(value)) if isinstance(value, float) else str(value)
@@ -88,7 +143,12 @@ def as_table(summaries: list[dict[str, Any]], markdown: bool = False) -> str:
     if markdown:
         lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
         lines += ["| " + " | ".join(r) + " |" for r in rows]
-        return "\n".join(lines)
+        return "\n".join(lines + _notes(summaries))
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    return "\n".join([fmt.format(*header), fmt.format(*("-" * w for w in widths))] + [fmt.format(*r) for r in rows])
+    table = [fmt.format(*header).rstrip(), fmt.format(*("-" * w for w in widths))] + [fmt.format(*r).rstrip() for r in rows]
+    return "\n".join(table + _notes(summaries))
+
+
+def _notes(summaries: list[dict[str, Any]]) -> list[str]:
+    return [n for n in map(coverage_note, summaries) if n]

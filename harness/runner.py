@@ -1,14 +1,19 @@
 """The runner: streams samples through render -> generate -> extract -> grade -> store.
 
-Four kinds of threads joined by bounded queues, so memory stays flat in the number of samples:
+Threads joined by bounded queues, so memory stays flat in the number of samples:
 
-    producer (load, skip done work, render, look up cached responses)
+    producer (load, skip done work, render, look up cached responses: one query per chunk)
       -> generation workers (adapter.concurrency of them, adapter.batch_size requests per call)
-      -> grading workers (--grade-workers; look up cached verdicts, else extract + grade)
+      -> verdict lookup (extract each answer, look up cached verdicts: one query per list)
+      -> grading workers (--grade-workers; one sample each at a time)
       -> one writer (group-commits whatever is waiting, updates the progress bar)
 
-Ctrl-C stops the producer and the generation workers; what is already generated is graded and
-written, and the message says how to resume (the same command again).
+The task's resources are opened before the first sample (`Task.open` with a `TaskContext`) and closed after
+the last, on every exit path. When the run ends its metrics are computed and saved with it.
+
+Ctrl-C stops the producer and the generation workers (model calls in flight are abandoned); what is already
+generated is graded and written, and the message says how to resume (the same command again). A second Ctrl-C
+stops at once; the run stays resumable.
 """
 
 from __future__ import annotations
@@ -19,22 +24,24 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field, replace
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
 from . import __version__
+from .context import TaskContext
+from .keys import model_key, response_key, sample_hash, task_key, verdict_key
 from .models import ModelAdapter
-from .models.retry import POLICY_KEYS
 from .provenance import git_revision
 from .store import ResultWrite, RunRow, Store
-from .task import LoadOptions, Task
+from .registry import check_task_name
+from .task import LoadOptions, Task, TaskError
 from .types import Answer, GenParams, Prompt, Request, Response, Sample, Status, Verdict, stable_hash
 
 _END = object()
-BATCH = 32  # items per hand-off between stages (queues carry lists, not single items)
-FLUSH_S = 0.2  # a grader hands over what it has after this long, even mid-batch
+BATCH = 32  # items per hand-off between the first stages (queues carry lists, not single items)
 
 
 @dataclass
@@ -51,6 +58,8 @@ class RunConfig:
     fresh: bool = False
     grade_workers: int = 2
     progress: bool = True
+    judge: ModelAdapter | None = None  # --judge-model, for tasks that grade with one
+    judge_params: GenParams = field(default_factory=GenParams)
 
 
 @dataclass
@@ -60,6 +69,7 @@ class RunSummary:
     skipped: int = 0
     interrupted: bool = False
     elapsed: float = 0.0
+    samples_total: int | None = None  # samples the data yielded (after --limit), when loading finished
 
 
 @dataclass
@@ -68,6 +78,7 @@ class _Item:
 
     ordinal: int
     sample: Sample
+    sample_hash: str
     prompt: Prompt
     prompt_key: str
     idx: int
@@ -81,17 +92,26 @@ class RunConflict(Exception):
 
 
 def run_identity(cfg: RunConfig) -> tuple[str, str, str, dict[str, Any]]:
-    """The run's name, its configuration key, its model key (see `model_key`), and its reproducibility record."""
+    """The run's name, its configuration key, its model key (see `harness.keys.model_key`), and its
+    reproducibility record."""
     task, split = cfg.task, cfg.task.split_or_default(cfg.options.split)
+    check_task_name(task)
     source = task.source(cfg.options)
     fingerprint = cfg.adapter.fingerprint()
     mkey = model_key(fingerprint, cfg.params)
+    args = task.identity_args(cfg.options.args)
+    judge = None
+    if cfg.judge is not None:
+        judge = {"spec": cfg.judge.spec, "fingerprint": cfg.judge.fingerprint(),
+                 "params": cfg.judge_params.as_dict()}
     record = {
         "harness": {"version": __version__, "git_revision": git_revision()},
-        "task": {"name": task.name, "version": task.version, "split": split,
-                 "data": source.description, "data_sha256": source.sha256},
+        "task": {"name": task.name, "version": task.version, "code_sha256": task.code_hash, "split": split,
+                 "data": source.description, "data_sha256": source.sha256, "args": dict(cfg.options.args),
+                 "metadata_keys": list(task.metadata_keys)},
         "prompt_template": {"path": cfg.template_path, "sha256": cfg.template_sha256},
         "model": {"spec": cfg.adapter.spec, "fingerprint": fingerprint, "params": cfg.params.as_dict()},
+        "judge": judge,
         "samples_per_problem": cfg.samples_per_problem,
         "seeds": {"generation": cfg.params.seed},
         "grader_image": task.grader_image,
@@ -101,9 +121,10 @@ def run_identity(cfg: RunConfig) -> tuple[str, str, str, dict[str, Any]]:
     # predictions file keeps the run, and so its resume and caches).
     identity = {
         "harness": __version__,
-        "task": [task.name, task.version, split, source.sha256],
+        "task": [task.name, task.version, task.code_hash, split, source.sha256, args],
         "prompt_template": cfg.template_sha256,
         "model": mkey,
+        "judge": None if judge is None else model_key(judge["fingerprint"], cfg.judge_params),
         "samples_per_problem": cfg.samples_per_problem,
         "grader_image": task.grader_image,
     }
@@ -114,34 +135,8 @@ def run_identity(cfg: RunConfig) -> tuple[str, str, str, dict[str, Any]]:
     return name, config_key, mkey, record
 
 
-# --model-arg keys that say how to run a model, not what it answers: left out of cache keys and run names
-RUNTIME_KEYS = frozenset(POLICY_KEYS) | {"batch_size", "device", "gpu_memory_utilization", "enforce_eager",
-                                         "prefix_caching", "tensor_parallel_size"}
-
-
-def output_params(params: GenParams) -> dict[str, Any]:
-    """The parameters that can change what a model answers (retries, time-outs, batching, devices cannot)."""
-    d = params.as_dict()
-    d["extra"] = {k: v for k, v in d["extra"].items() if k not in RUNTIME_KEYS}
-    return d
-
-
 def _one_line(exc: BaseException) -> str:
     return traceback.format_exception_only(type(exc), exc)[-1].strip()
-
-
-def response_key(model_key: str, prompt_key: str, idx: int) -> str:
-    """The cache key of one response: the model (see `model_key`), the prompt, and the attempt index."""
-    return stable_hash("response", model_key, prompt_key, idx)
-
-
-def model_key(fingerprint: dict[str, Any], params: GenParams) -> str:
-    """What identifies a model's outputs: its fingerprint and the parameters that can change them."""
-    return stable_hash(fingerprint, output_params(params))
-
-
-def verdict_key(task: Task, sample_id: str, canonical_answer: str) -> str:
-    return stable_hash("verdict", task.name, task.version, sample_id, canonical_answer, task.grader_image)
 
 
 class Runner:
@@ -150,16 +145,21 @@ class Runner:
         self.store = store
         self.stop = threading.Event()
         self.name, self.config_key, self.model_key, self.record = run_identity(cfg)
+        task = cfg.task
+        self.task_key = task_key(task.name, task.version, task.code_hash, task.identity_args(cfg.options.args))
         adapter = cfg.adapter
-        # queues hold batches: generation batches of up to adapter.batch_size requests, else lists of BATCH items
+        # queues hold batches (generation batches of up to adapter.batch_size requests, else lists of BATCH
+        # items), except item_q, which holds the single items the grading workers share
         self.gen_q: queue.Queue = queue.Queue(maxsize=2 * adapter.concurrency)
-        self.grade_q: queue.Queue = queue.Queue(maxsize=4 * cfg.grade_workers)
-        self.write_q: queue.Queue = queue.Queue(maxsize=16)
+        self.grade_q: queue.Queue = queue.Queue(maxsize=8)
+        self.item_q: queue.Queue = queue.Queue(maxsize=2 * cfg.grade_workers)
+        self.write_q: queue.Queue = queue.Queue(maxsize=64 + 4 * cfg.grade_workers)
         self.summary = RunSummary(run=self.name)
-        self._requests: list[tuple[int, Request, str]] = []  # the producer's pending generation batch
+        self._requests: list[tuple[int, Request, str, str]] = []  # the producer's pending generation batch
         self._cached: list[_Item] = []  # the producer's pending cache hits
         self._errors: list[BaseException] = []
         self._bar = None
+        self.ctx: TaskContext | None = None
 
     # --- orchestration ------------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -178,86 +178,137 @@ class Runner:
                    "running", existing.created if existing else now, now)
         )
 
+    def _open_task(self) -> None:
+        from .judge import Judge
+
+        cfg = self.cfg
+        judge = Judge(cfg.judge, cfg.judge_params, self.store) if cfg.judge is not None else None
+        self.ctx = TaskContext(cfg.task, grade_workers=cfg.grade_workers, args=cfg.options.args, judge=judge,
+                               log=self._log)
+        cfg.task.open(self.ctx)
+
+    def _close_task(self) -> None:
+        try:
+            self.cfg.task.close()
+        finally:
+            if self.ctx is not None:
+                self.ctx.close()
+                if self.ctx.judge is not None:
+                    self.ctx.judge.close()
+
     def run(self) -> RunSummary:
         self.prepare()
         started = time.monotonic()
         self._open_progress()
-        threads = [threading.Thread(target=self._guard(self._produce), name="producer", daemon=True)]
-        gens = [threading.Thread(target=self._guard(self._generate), name=f"gen-{i}", daemon=True)
-                for i in range(self.cfg.adapter.concurrency)]
-        graders = [threading.Thread(target=self._guard(self._grade), name=f"grade-{i}", daemon=True)
-                   for i in range(self.cfg.grade_workers)]
-        writer = threading.Thread(target=self._guard(self._write), name="writer", daemon=True)
-        for t in threads + gens + graders + [writer]:
-            t.start()
-        # in pipeline order: each stage gets its end markers once the stage feeding it has finished
-        stages = [(gens, self.gen_q, 5.0), (graders, self.grade_q, 30.0), ([writer], self.write_q, 30.0)]
+        stages: list[tuple[list[threading.Thread], queue.Queue, float]] = []
         try:
-            self._join(threads)
+            self._open_task()
+            producer = [self._thread(self._produce, "producer")]
+            gens = [self._thread(self._generate, f"gen-{i}") for i in range(self.cfg.adapter.concurrency)]
+            lookup = [self._thread(self._lookup, "verdict-lookup")]
+            graders = [self._thread(self._grade, f"grade-{i}") for i in range(self.cfg.grade_workers)]
+            writer = [self._thread(self._write, "writer")]
+            # in pipeline order: each stage gets its end markers once the stage feeding it has finished
+            stages = [(gens, self.gen_q, 5.0), (lookup, self.grade_q, 30.0), (graders, self.item_q, 30.0),
+                      (writer, self.write_q, 30.0)]
+            self._join(producer)
             self._end_stages(stages, patient=True)
+        except Exception:
+            self.store.set_run_status(self.name, "failed")
+            raise
         except KeyboardInterrupt:
             self.summary.interrupted = True
             self.stop.set()
-            # let the pipeline drain what it already has: generated items are graded and written
-            self._end_stages(stages, patient=False)
+            try:  # let the pipeline drain what it already has: generated items are graded and written
+                self._end_stages(stages, patient=False)
+            except KeyboardInterrupt:  # a second Ctrl-C: stop now; the run stays resumable
+                pass
         finally:
-            self.cfg.adapter.close()
-            if self._bar is not None:
-                self._bar.close()
+            try:
+                self._close_task()
+            finally:
+                self.cfg.adapter.close()
+                if self._bar is not None:
+                    self._bar.close()
         self.summary.elapsed = time.monotonic() - started
         if self._errors:
             self.store.set_run_status(self.name, "failed")
             raise self._errors[0]
-        self._record_image_id()
+        self._finish_record()
         status = "interrupted" if self.summary.interrupted else "complete"
         if not self.summary.interrupted and self.summary.counts.get("infra"):
             status = "incomplete"
         self.store.set_run_status(self.name, status)
+        self._save_metrics()
         return self.summary
 
-    def _record_image_id(self) -> None:
-        """Put the digest of the image the verdicts were graded on into the run's record."""
-        tag = self.cfg.task.grader_image
-        if not tag:
-            return
-        from .sandbox.images import image_id
+    def _thread(self, fn, name: str) -> threading.Thread:
+        def guarded():
+            try:
+                fn()
+            except BaseException as exc:  # a bug in a stage stops the run instead of hanging it
+                self._errors.append(exc)
+                self.stop.set()
 
-        digest = image_id(tag)
-        if digest and self.record.get("grader_image_id") != digest:
-            self.record["grader_image_id"] = digest
+        t = threading.Thread(target=guarded, name=name, daemon=True)
+        t.start()
+        return t
+
+    def _finish_record(self) -> None:
+        """Put what was learnt while running into the record: the image digests graded on, the data's size."""
+        changed = False
+        images = self.ctx.image_ids if self.ctx is not None else {}
+        tag = self.cfg.task.grader_image
+        if tag and tag not in images:
+            from .sandbox.images import image_id
+
+            digest = image_id(tag)
+            if digest:
+                images = {**images, tag: digest}
+        if tag and images.get(tag) and self.record.get("grader_image_id") != images[tag]:
+            self.record["grader_image_id"] = images[tag]
+            changed = True
+        if images and self.record.get("image_ids") != images:
+            self.record["image_ids"] = images
+            changed = True
+        if self.summary.samples_total is not None and self.record.get("samples_total") != self.summary.samples_total:
+            self.record["samples_total"] = self.summary.samples_total
+            changed = True
+        if changed:
             run = self.store.get_run(self.name)
             self.store.save_run(replace(run, record=self.record, updated=time.time()))
 
+    def _save_metrics(self) -> None:
+        from .report import compute_metrics
+
+        compute_metrics(self.store, self.store.get_run(self.name), self.cfg.task, save=True)
+
     def _end_stages(self, stages: list[tuple[list[threading.Thread], queue.Queue, float]], patient: bool) -> None:
         """Send each stage one end marker per thread and wait for it. An interrupted run waits at most the
-        stage's grace period (a model call that hangs must not hold up the exit)."""
+        stage's grace period (a model call that hangs must not hold up the exit) and drops the generation
+        batches not yet started."""
         for threads, q, grace in stages:
+            deadline = None if patient else time.monotonic() + grace
+            if not patient and q is self.gen_q:
+                _drain(q)
             for _ in threads:
-                self._put(q, _END, force=True)
-            if patient:
-                self._join(threads)
-            else:
-                for t in threads:
-                    t.join(timeout=grace)
+                self._put(q, _END, force=True, deadline=deadline)
+            for t in threads:
+                while t.is_alive() and (deadline is None or time.monotonic() < deadline):
+                    t.join(timeout=0.2)
 
     def _join(self, threads: list[threading.Thread]) -> None:
         for t in threads:
             while t.is_alive():
                 t.join(timeout=0.2)
 
-    def _guard(self, fn):
-        def wrapped():
-            try:
-                fn()
-            except BaseException as exc:  # a bug in a stage stops the run instead of hanging it
-                self._errors.append(exc)
-                self.stop.set()
-        return wrapped
-
-    def _put(self, q: queue.Queue, item: Any, force: bool = False) -> bool:
-        """Put that gives up when the run is stopping (unless forced: sentinels must get through)."""
+    def _put(self, q: queue.Queue, item: Any, force: bool = False, deadline: float | None = None) -> bool:
+        """Put that gives up when the run is stopping (unless forced: end markers and finished work must get
+        through) or when the deadline passes."""
         while True:
             if self.stop.is_set() and not force:
+                return False
+            if deadline is not None and time.monotonic() >= deadline:
                 return False
             try:
                 q.put(item, timeout=0.1)
@@ -269,25 +320,49 @@ class Runner:
                     except queue.Empty:
                         pass
 
+    def _log(self, message: str) -> None:
+        if self._bar is not None:
+            self._bar.write(message, file=sys.stderr)
+        else:
+            print(message, file=sys.stderr)
+
     # --- stages -------------------------------------------------------------------------------------
     def _produce(self) -> None:
         """Load samples and hand them on in chunks: skip done work, render, look up cached responses (one
         query per chunk), and send requests to the generators and cache hits to the graders."""
+        opts = self.cfg.options
         chunk: list[tuple[int, Sample]] = []
-        for ordinal, sample in enumerate(self.cfg.task.samples(self.cfg.options)):
+        count = 0
+        for ordinal, sample in enumerate(islice(self.cfg.task.samples(opts), opts.limit)):
             if self.stop.is_set():
                 return
+            count += 1
             chunk.append((ordinal, sample))
             if len(chunk) >= BATCH:
                 if not self._dispatch(chunk):
                     return
                 chunk = []
+        if count == 0:
+            raise TaskError(f"task {self.cfg.task.name!r}: the data ({self.record['task']['data']}) has no samples")
+        self.summary.samples_total = count
         if chunk and not self._dispatch(chunk):
             return
         if self._requests:
             self._put(self.gen_q, self._requests)
         if self._cached:
             self._put(self.grade_q, self._cached)
+
+    def _render(self, sample: Sample) -> Prompt:
+        try:
+            return self.cfg.task.render(sample, self.cfg.template)
+        except jinja2.TemplateError as exc:
+            line = getattr(exc, "lineno", None)
+            where = f"{self.cfg.template_path}" + (f", line {line}" if line else "")
+            raise TaskError(f"prompt template {where}: {exc.message or _one_line(exc)} "
+                            f"(rendering sample {sample.id!r})") from None
+        except Exception as exc:
+            raise TaskError(f"task {self.cfg.task.name!r}: rendering sample {sample.id!r} with "
+                            f"{self.cfg.template_path} failed: {_one_line(exc)}") from None
 
     def _dispatch(self, chunk: list[tuple[int, Sample]]) -> bool:
         cfg, n = self.cfg, self.cfg.samples_per_problem
@@ -301,21 +376,22 @@ class Runner:
                 if self._bar is not None:  # done in an earlier session: count it towards the total at once
                     self._bar.update(n - len(todo))
             if todo:
-                prompt = cfg.task.render(sample, cfg.template)
+                prompt = self._render(sample)
                 pkey = prompt.key()
                 keys = {i: response_key(self.model_key, pkey, i) for i in todo}
-                todo_by_sample.append((ordinal, sample, prompt, pkey, keys))
+                todo_by_sample.append((ordinal, sample, sample_hash(sample), prompt, pkey, keys))
         wanted = [k for *_, keys in todo_by_sample for k in keys.values()]
         texts = {} if cfg.fresh else self.store.response_texts(wanted)
-        for ordinal, sample, prompt, pkey, keys in todo_by_sample:
+        for ordinal, sample, shash, prompt, pkey, keys in todo_by_sample:
             uncached = []
             for i, rkey in keys.items():
                 if rkey in texts:
-                    self._cached.append(_Item(ordinal, sample, prompt, pkey, i, rkey, Response(texts[rkey]), True))
+                    self._cached.append(_Item(ordinal, sample, shash, prompt, pkey, i, rkey, Response(texts[rkey]),
+                                              True))
                 else:
                     uncached.append(i)
             if uncached:
-                self._requests.append((ordinal, Request(sample, prompt, tuple(uncached)), pkey))
+                self._requests.append((ordinal, Request(sample, prompt, tuple(uncached)), pkey, shash))
             if len(self._requests) >= cfg.adapter.batch_size:
                 if not self._put(self.gen_q, self._requests):
                     return False
@@ -334,9 +410,9 @@ class Runner:
             if not self.stop.is_set():
                 self._generate_batch(batch)
 
-    def _generate_batch(self, batch: list[tuple[int, Request, str]]) -> None:
+    def _generate_batch(self, batch: list[tuple[int, Request, str, str]]) -> None:
         adapter = self.cfg.adapter
-        requests = [req for _, req, _ in batch]
+        requests = [req for _, req, _, _ in batch]
         try:
             responses = adapter.generate(requests)
             if len(responses) != len(requests):
@@ -345,35 +421,56 @@ class Runner:
             reason = f"model adapter raised {type(exc).__name__}: {exc}"
             responses = [[Response.failed(reason) for _ in req.indices] for req in requests]
         items = []
-        for (ordinal, req, pkey), outs in zip(batch, responses):
+        for (ordinal, req, pkey, shash), outs in zip(batch, responses):
             for i, resp in zip(req.indices, outs):
                 rkey = response_key(self.model_key, pkey, i)
-                items.append(_Item(ordinal, req.sample, req.prompt, pkey, i, rkey, resp, False))
+                items.append(_Item(ordinal, req.sample, shash, req.prompt, pkey, i, rkey, resp, False))
         for start in range(0, len(items), BATCH):
             self._put(self.grade_q, items[start:start + BATCH], force=True)
 
-    def _grade(self) -> None:
-        """Grade each list of items (cached verdicts looked up in one query); results go to the writer as a
-        batch, or sooner when grading is slow (a sandboxed grader), so a verdict never waits long unwritten."""
+    def _lookup(self) -> None:
+        """Extract each list's answers and look up their cached verdicts in one query: hits (and responses that
+        need no grading) go to the writer, the rest one by one to the grading workers."""
         while True:
             items = self.grade_q.get()
             if items is _END:
                 return
-            answers = [self._extract(item) for item in items]
-            keys = [a[1] for a in answers if a is not None and not isinstance(a, ResultWrite)]
+            prepared = [self._extract(item) for item in items]
+            keys = [p[1] for p in prepared if not isinstance(p, ResultWrite)]
             cached = {} if self.cfg.fresh else self.store.verdicts(keys)
-            done, since = [], time.monotonic()
-            for item, prepared in zip(items, answers):
-                done.append(prepared if isinstance(prepared, ResultWrite) else self._grade_one(item, *prepared, cached))
-                if time.monotonic() - since > FLUSH_S:
-                    self._put(self.write_q, done, force=True)
-                    done, since = [], time.monotonic()
-            if done:
-                self._put(self.write_q, done, force=True)
+            ready = []
+            for item, p in zip(items, prepared):
+                if isinstance(p, ResultWrite):
+                    ready.append(p)
+                elif p[1] in cached:
+                    ready.append(self._result(item, p[0], p[1], cached[p[1]], cached=True))
+                else:
+                    self._put(self.item_q, (item, *p), force=True)
+            if ready:
+                self._put(self.write_q, ready, force=True)
+
+    def _grade(self) -> None:
+        """Grade one sample at a time: --grade-workers of these run at once."""
+        while True:
+            work = self.item_q.get()
+            if work is _END:
+                return
+            item, answer, vkey = work
+            try:
+                verdict = self.cfg.task.grade(item.sample, answer)
+                if not isinstance(verdict, Verdict):
+                    raise TypeError(f"grade() returned {type(verdict).__name__}, not a Verdict")
+                result = self._result(item, answer, vkey, verdict, cached=False)
+            except Exception as exc:  # a grader bug is ours, never the model's: infra, retried on resume
+                result = self._infra(item, f"grader raised {_one_line(exc)} (sample {item.sample.id})",
+                                     item.response_key)
+            self._put(self.write_q, [result], force=True)
 
     def _common(self, item: _Item) -> dict[str, Any]:
+        meta = item.sample.metadata
         return dict(run=self.name, sample_id=item.sample.id, idx=item.idx, ordinal=item.ordinal,
-                    prompt=item.prompt, prompt_key=item.prompt_key)
+                    prompt=item.prompt, prompt_key=item.prompt_key, sample_hash=item.sample_hash,
+                    metadata={k: meta.get(k) for k in self.cfg.task.metadata_keys})
 
     def _infra(self, item: _Item, reason: str, response_key: str | None) -> ResultWrite:
         """An infra verdict: ours or the provider's, never cached, retried on resume."""
@@ -383,25 +480,33 @@ class Runner:
                            verdict_cached=False)
 
     def _extract(self, item: _Item) -> tuple[Answer, str] | ResultWrite:
-        """The answer and its verdict key, or at once an infra result (no response, or an extractor bug)."""
+        """The answer and its verdict key, or at once a result: infra when there is no response; when the
+        extractor raises on the response, that response's own `error` verdict (the model's, cached like any)."""
         if item.response.error is not None:
             return self._infra(item, item.response.error, None)
+        task, text = self.cfg.task, item.response.text or ""
         try:
-            answer = self.cfg.task.extract(item.sample, item.response.text or "")
-        except Exception as exc:  # an extractor bug is ours, never the model's
-            return self._infra(item, f"extractor raised {_one_line(exc)}", item.response_key)
-        return answer, verdict_key(self.cfg.task, item.sample.id, answer.canonical)
+            grader = task.grader_fingerprint(item.sample)
+        except Exception as exc:  # the grader cannot be set up for this sample: ours
+            return self._infra(item, f"grader_fingerprint raised {_one_line(exc)}", item.response_key)
+        try:
+            answer = task.extract(item.sample, text)
+        except Exception as exc:
+            answer = Answer(None, "\x00unextractable\x00" + stable_hash(text))
+            vkey = verdict_key(self.task_key, item.sample_hash, answer.canonical, grader)
+            verdict = Verdict(Status.ERROR, 0.0, {"reason": f"no answer could be extracted: {_one_line(exc)}"})
+            return self._result(item, answer, vkey, verdict, cached=False)
+        return answer, verdict_key(self.task_key, item.sample_hash, answer.canonical, grader)
 
-    def _grade_one(self, item: _Item, answer: Answer, vkey: str, cached: dict[str, Verdict]) -> ResultWrite:
-        try:
-            verdict = cached.get(vkey) or self.cfg.task.grade(item.sample, answer)
-        except Exception as exc:  # a grader bug is ours, never the model's: infra, retried on resume
-            return self._infra(item, f"grader raised {_one_line(exc)}", item.response_key)
+    def _result(self, item: _Item, answer: Answer, vkey: str, verdict: Verdict, cached: bool) -> ResultWrite:
+        if verdict.status is Status.INFRA:  # a grader's own infra verdict: not cached, retried on resume
+            return self._infra(item, str(verdict.details.get("reason", "infrastructure failure")),
+                               item.response_key)
         if item.response.usage.get("missing_prediction"):
             verdict = Verdict(verdict.status, verdict.score, {**verdict.details, "note": "no prediction given"})
         return ResultWrite(**self._common(item), response_key=item.response_key,
                            response=None if item.response_cached else item.response, verdict_key=vkey,
-                           verdict=verdict, answer=answer.canonical, verdict_cached=vkey in cached)
+                           verdict=verdict, answer=answer.canonical, verdict_cached=cached)
 
     def _write(self) -> None:
         """Group commit: everything waiting is written in one transaction, then counted."""
@@ -448,3 +553,11 @@ class Runner:
             text += f" ungradable={c['ungradable']}"
         self._bar.set_postfix_str(text, refresh=False)
         self._bar.update(n)
+
+
+def _drain(q: queue.Queue) -> None:
+    while True:
+        try:
+            q.get_nowait()
+        except queue.Empty:
+            return

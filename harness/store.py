@@ -2,10 +2,15 @@
 
 Responses and verdicts are content-addressed, so they are shared between runs:
 - a response is keyed by (model fingerprint, generation parameters, prompt, sample index);
-- a verdict is keyed by (task, task version, sample, answer, grader image).
+- a verdict is keyed by (task and its code, sample content, answer, grader fingerprint): see harness.keys.
 A run's `results` table says which (sample, index) pairs are done; running the same command again
 skips them. Every write is committed as soon as the writer has it (group commit), so a killed run
-loses only the samples in flight.
+loses only the samples in flight. A run's `samples` rows (id, content hash, declared metadata) and its
+`run_metrics` (saved when the run ends) let the report, the gate and the site read a run without the
+task's code.
+
+The schema version is `PRAGMA user_version` (SCHEMA_VERSION); a store of an older version is migrated when it
+is opened, and one of a newer version is refused.
 """
 
 from __future__ import annotations
@@ -63,7 +68,25 @@ CREATE TABLE IF NOT EXISTS results (
     error TEXT,
     PRIMARY KEY (run, sample_id, idx)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS samples (
+    run TEXT NOT NULL,
+    sample_id TEXT NOT NULL,
+    ordinal INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    PRIMARY KEY (run, sample_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS run_metrics (
+    run TEXT PRIMARY KEY,
+    metrics TEXT NOT NULL,
+    intervals TEXT NOT NULL,
+    counts TEXT NOT NULL,
+    aggregate_sha256 TEXT NOT NULL,
+    computed REAL NOT NULL
+);
 """
+# 0: the first store (runs, prompts, responses, verdicts, results); 1: + samples, run_metrics.
+SCHEMA_VERSION = 1
 
 
 class StoreError(Exception):
@@ -100,6 +123,17 @@ class ResultWrite:
     verdict: Verdict
     answer: str
     verdict_cached: bool
+    sample_hash: str = ""
+    metadata: dict[str, Any] | None = None  # the sample's declared metadata (written with its first attempt)
+
+
+@dataclass(frozen=True)
+class StoredMetrics:
+    values: dict[str, float]
+    intervals: dict[str, list[float]]
+    counts: dict[str, int]
+    aggregate_sha256: str
+    computed: float
 
 
 def default_path() -> Path:
@@ -111,8 +145,26 @@ class Store:
         self.path = Path(path) if path else default_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        with self.connect() as conn:
-            conn.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        conn = self.connect()
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"the store {self.path} was written by a newer harness (schema {version}; this one "
+                             f"reads up to {SCHEMA_VERSION}); upgrade the harness or use another --store")
+        if version == SCHEMA_VERSION:
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in filter(str.strip, SCHEMA.split(";")):  # every table IF NOT EXISTS: adds the new ones
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
     def connect(self) -> sqlite3.Connection:
         """This thread's connection (each thread gets its own; SQLite connections are not shared)."""
@@ -153,7 +205,8 @@ class Store:
         self.connect().execute("UPDATE runs SET status = ?, updated = ? WHERE name = ?", (status, time.time(), name))
 
     def clear_results(self, name: str) -> None:
-        self.connect().execute("DELETE FROM results WHERE run = ?", (name,))
+        for table in ("results", "samples", "run_metrics"):
+            self.connect().execute(f"DELETE FROM {table} WHERE run = ?", (name,))
 
     # --- lookups used by the runner ------------------------------------------------------------------
     def _rows_in(self, sql: str, keys: list[str], *params: Any) -> Iterator[tuple]:
@@ -181,7 +234,7 @@ class Store:
     def write_results(self, items: list[ResultWrite]) -> None:
         """Commit a batch in one transaction (the writer calls this with whatever is waiting)."""
         now = time.time()
-        prompts, responses, verdicts, results = [], [], [], []
+        prompts, responses, verdicts, results, samples = [], [], [], [], {}
         for it in items:
             infra = it.verdict.status is Status.INFRA
             prompts.append((it.prompt_key, json.dumps(it.prompt.messages, ensure_ascii=False)))
@@ -193,6 +246,9 @@ class Store:
             results.append((it.run, it.sample_id, it.idx, it.ordinal, it.prompt_key, it.response_key,
                             None if infra else it.verdict_key, it.verdict.status.value,
                             it.verdict.details.get("reason") if infra else None))
+            if it.metadata is not None:
+                samples[(it.run, it.sample_id)] = (it.run, it.sample_id, it.ordinal, it.sample_hash,
+                                                   json.dumps(it.metadata, sort_keys=True, default=str))
         conn = self.connect()
         conn.execute("BEGIN")
         try:
@@ -200,22 +256,70 @@ class Store:
             conn.executemany("INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?)", responses)
             conn.executemany("INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?, ?)", verdicts)
             conn.executemany("INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", results)
+            conn.executemany("INSERT OR REPLACE INTO samples VALUES (?, ?, ?, ?, ?)", samples.values())
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
 
+    def save_response(self, key: str, prompt_key: str, prompt: Prompt, response: Response) -> None:
+        """One response outside a run's results (the judge's)."""
+        conn = self.connect()
+        conn.execute("BEGIN")
+        try:
+            conn.execute("INSERT OR IGNORE INTO prompts VALUES (?, ?)",
+                         (prompt_key, json.dumps(prompt.messages, ensure_ascii=False)))
+            conn.execute("INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?)",
+                         (key, response.text, json.dumps(response.usage), time.time()))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    # --- metrics ------------------------------------------------------------------------------------
+    def save_metrics(self, run: str, values: dict[str, float], intervals: dict[str, Any], counts: dict[str, int],
+                     aggregate_sha256: str) -> None:
+        self.connect().execute(
+            "INSERT OR REPLACE INTO run_metrics VALUES (?, ?, ?, ?, ?, ?)",
+            (run, json.dumps(values), json.dumps({k: list(v) for k, v in intervals.items()}), json.dumps(counts),
+             aggregate_sha256, time.time()))
+
+    def metrics(self, run: str) -> StoredMetrics | None:
+        row = self.connect().execute(
+            "SELECT metrics, intervals, counts, aggregate_sha256, computed FROM run_metrics WHERE run = ?",
+            (run,)).fetchone()
+        if row is None:
+            return None
+        return StoredMetrics(json.loads(row[0]), json.loads(row[1]), json.loads(row[2]), row[3], row[4])
+
     # --- reading a run back -------------------------------------------------------------------------
-    def run_results(self, run: str) -> Iterator[tuple[str, int, str, Verdict | None]]:
-        """(sample_id, idx, status, verdict) ordered by sample then index, streamed."""
+    def run_results(self, run: str) -> Iterator[tuple[str, int, str, Verdict | None, dict[str, Any]]]:
+        """(sample_id, idx, status, verdict, sample metadata) ordered by sample then index, streamed."""
         rows = self.connect().execute(
-            "SELECT r.sample_id, r.idx, r.status, v.status, v.score, v.details FROM results r "
-            "LEFT JOIN verdicts v ON v.key = r.verdict_key WHERE r.run = ? ORDER BY r.sample_id, r.idx",
+            "SELECT r.sample_id, r.idx, r.status, v.status, v.score, v.details, s.metadata FROM results r "
+            "LEFT JOIN verdicts v ON v.key = r.verdict_key "
+            "LEFT JOIN samples s ON s.run = r.run AND s.sample_id = r.sample_id "
+            "WHERE r.run = ? ORDER BY r.sample_id, r.idx",
             (run,),
         )
-        for sid, idx, status, vstatus, score, details in rows:
+        for sid, idx, status, vstatus, score, details, metadata in rows:
             verdict = Verdict(Status(vstatus), score, json.loads(details)) if vstatus else None
-            yield sid, idx, status, verdict
+            yield sid, idx, status, verdict, json.loads(metadata) if metadata else {}
+
+    def run_samples(self, run: str) -> Iterator[tuple[str, int, str, dict[str, Any]]]:
+        """(sample_id, ordinal, content hash, metadata) of each sample the run has written, in load order."""
+        rows = self.connect().execute(
+            "SELECT sample_id, ordinal, content_hash, metadata FROM samples WHERE run = ? ORDER BY ordinal", (run,))
+        for sid, ordinal, content_hash, metadata in rows:
+            yield sid, ordinal, content_hash, json.loads(metadata)
+
+    def coverage(self, run: str) -> tuple[int, int]:
+        """(samples with every attempt graded, samples with any result) of a run."""
+        spp = self.connect().execute("SELECT samples_per_problem FROM runs WHERE name = ?", (run,)).fetchone()
+        rows = self.connect().execute(
+            "SELECT SUM(status != 'infra') FROM results WHERE run = ? GROUP BY sample_id", (run,)).fetchall()
+        need = spp[0] if spp else 1
+        return sum(1 for (done,) in rows if done >= need), len(rows)
 
     def status_counts(self, run: str) -> dict[str, int]:
         rows = self.connect().execute("SELECT status, COUNT(*) FROM results WHERE run = ? GROUP BY status", (run,))

@@ -135,6 +135,7 @@ class SampleResult:
 
     sample_id: str
     verdicts: tuple[Verdict, ...]
+    metadata: dict[str, Any] = field(default_factory=dict)  # the sample's values of the task's metadata_keys
 
     @property
     def n(self) -> int:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from ..task import Task
+from typing import TYPE_CHECKING
+
 from ..types import GenParams
 from .base import ModelAdapter, ModelError
+
+if TYPE_CHECKING:
+    from ..task import Task
 
 BACKENDS = ("openai", "anthropic", "replay", "oracle", "hf", "vllm")
 

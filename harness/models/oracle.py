@@ -19,7 +19,8 @@ class OracleModel(ModelAdapter):
         self.task = task
 
     def fingerprint(self) -> dict[str, Any]:
-        return {"spec": "oracle", "task": self.task.name, "task_version": self.task.version}
+        return {"spec": "oracle", "task": self.task.name, "task_version": self.task.version,
+                "task_code": self.task.code_hash}
 
     def generate(self, requests: list[Request]) -> list[list[Response]]:
         out = []

@@ -9,7 +9,7 @@ recipe-hashed images, exit-code grading and instruction counts.
 
 from .engine import docker_client, engine_available, remove_containers
 from .errors import EngineUnavailable, ImageBuildError, InfraError, RunnerLost, SandboxError
-from .grading import Sandbox, grade_by_exit_code, infra_verdict, verdict_from_result
+from .grading import Sandbox, SandboxFailed, grade_by_exit_code, infra_verdict, run_checked, verdict_from_result
 from .images import ImageInfo, ensure_image, list_images, prune_images
 from .instance import InstanceSandbox, run_in_fresh_container
 from .limits import ContainerLimits, RunLimits
@@ -19,7 +19,7 @@ from .result import CountMethod, Ending, InstructionCount, RunResult
 __all__ = [
     "ContainerLimits", "CountMethod", "Ending", "EngineUnavailable", "ImageBuildError", "ImageInfo",
     "InfraError", "InstanceSandbox", "InstructionCount", "RunLimits", "RunResult", "RunnerLost", "Sandbox",
-    "SandboxError", "WarmPool", "docker_client", "engine_available", "ensure_image", "grade_by_exit_code",
-    "infra_verdict", "list_images", "prune_images", "remove_containers", "run_in_fresh_container",
+    "SandboxError", "SandboxFailed", "WarmPool", "docker_client", "engine_available", "ensure_image", "grade_by_exit_code",
+    "infra_verdict", "list_images", "prune_images", "remove_containers", "run_checked", "run_in_fresh_container",
     "verdict_from_result",
 ]

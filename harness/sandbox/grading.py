@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from dataclasses import replace
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -85,21 +86,22 @@ def infra_verdict(error: Exception, attempts: int):
     return Verdict(Status.INFRA, 0.0, {"reason": f"{type(error).__name__}: {error}", "attempts": attempts})
 
 
-def grade_by_exit_code(sandbox: Sandbox, argv: Sequence[str], *, files: Files | None = None, stdin: str = "",
-                       env: Mapping[str, str] | None = None, limits: RunLimits = RunLimits(),
-                       count: CountMethod | str | None = None, infra_retries: int = 2,
-                       retry_wait_s: float = 1.0, require_completion: bool = False):
-    """Run a check program in the sandbox; its exit code is the verdict.  Sandbox failures are retried
-    `infra_retries` times (with a growing wait), then reported as an infra verdict -- unless the runner was
-    lost while this sample ran on every attempt: then the sample killed it, and that is an error verdict.
+class SandboxFailed(Exception):
+    """`run_checked` could not get a result: `verdict` is the sample's (infra after bounded retries, or error
+    when the sample itself killed the sandbox runner on every attempt)."""
 
-    require_completion: the code under test may exit 0 early (os._exit(0) at import) to fake a pass. With
-    this, the first line of the check program's stdin is a fresh nonce, and a pass also needs the line
-    `harness-checks-complete <nonce>` on its stdout, printed after its last check. The check program must keep
-    the nonce from the code under test (run that code in a child process that never sees it)."""
-    nonce = secrets.token_hex(16) if require_completion else None
-    if nonce is not None:
-        stdin = nonce + "\n" + stdin
+    def __init__(self, verdict):
+        super().__init__(verdict.details.get("reason", ""))
+        self.verdict = verdict
+
+
+def run_checked(sandbox: Sandbox, argv: Sequence[str], *, files: Files | None = None, stdin: str = "",
+                env: Mapping[str, str] | None = None, limits: RunLimits = RunLimits(),
+                count: CountMethod | str | None = None, infra_retries: int = 2,
+                retry_wait_s: float = 1.0) -> RunResult:
+    """The one way graders run something in a sandbox. Sandbox failures (engine, image, runner) are retried
+    `infra_retries` times with a growing wait; then SandboxFailed carries an infra verdict -- unless the runner
+    was lost while this sample ran on every attempt: then the sample killed it, and its verdict is `error`."""
     last: Exception | None = None
     lost_during_sample = 0
     for attempt in range(1, infra_retries + 2):
@@ -111,13 +113,34 @@ def grade_by_exit_code(sandbox: Sandbox, argv: Sequence[str], *, files: Files | 
             if attempt <= infra_retries:
                 time.sleep(retry_wait_s * attempt)
             continue
-        verdict = verdict_from_result(result, nonce)
-        if attempt > 1:
-            verdict.details["infra_retries"] = attempt - 1
-        return verdict
+        return replace(result, infra_retries=attempt - 1) if attempt > 1 else result
     assert last is not None
     if lost_during_sample == infra_retries + 1:
         Status, Verdict = _types()
-        return Verdict(Status.ERROR, 0.0, {"reason": "the sample killed the sandbox runner (on every attempt): "
-                                                     f"{last}", "attempts": infra_retries + 1})
-    return infra_verdict(last, infra_retries + 1)
+        raise SandboxFailed(Verdict(Status.ERROR, 0.0, {"reason": "the sample killed the sandbox runner (on every "
+                                                                  f"attempt): {last}", "attempts": infra_retries + 1}))
+    raise SandboxFailed(infra_verdict(last, infra_retries + 1))
+
+
+def grade_by_exit_code(sandbox: Sandbox, argv: Sequence[str], *, files: Files | None = None, stdin: str = "",
+                       env: Mapping[str, str] | None = None, limits: RunLimits = RunLimits(),
+                       count: CountMethod | str | None = None, infra_retries: int = 2,
+                       retry_wait_s: float = 1.0, require_completion: bool = False):
+    """Run a check program in the sandbox (through `run_checked`); its exit code is the verdict.
+
+    require_completion: the code under test may exit 0 early (os._exit(0) at import) to fake a pass. With
+    this, the first line of the check program's stdin is a fresh nonce, and a pass also needs the line
+    `harness-checks-complete <nonce>` on its stdout, printed after its last check. The check program must keep
+    the nonce from the code under test (run that code in a child process that never sees it)."""
+    nonce = secrets.token_hex(16) if require_completion else None
+    if nonce is not None:
+        stdin = nonce + "\n" + stdin
+    try:
+        result = run_checked(sandbox, argv, files=files, stdin=stdin, env=env, limits=limits, count=count,
+                             infra_retries=infra_retries, retry_wait_s=retry_wait_s)
+    except SandboxFailed as failed:
+        return failed.verdict
+    verdict = verdict_from_result(result, nonce)
+    if result.infra_retries:
+        verdict.details["infra_retries"] = result.infra_retries
+    return verdict

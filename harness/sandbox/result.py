@@ -50,6 +50,7 @@ class RunResult:
     detail: str = ""  # human-readable note: why it timed out, what failed to start, ...
     image_id: str | None = None
     container_id: str | None = None
+    infra_retries: int = 0  # sandbox failures retried before this result (harness.sandbox.grading.run_checked)
 
     @property
     def ok(self) -> bool:

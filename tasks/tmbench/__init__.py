@@ -80,8 +80,6 @@ class TMBench(Task):
             path = self._data_file(Path(options.data), split)
             rows, where = self._read_file(path), str(path)
         for i, row in enumerate(rows):
-            if options.limit is not None and i >= options.limit:
-                return
             yield self._sample(row, i, where)
 
     def generate(self, jsonl: bool = False, **params: Any) -> str:
@@ -254,7 +252,7 @@ class TMBench(Task):
         n_total, n_pass = int(sum(attempts)), int(sum(passes))
         metrics.add("pass", n_pass / samples_per_problem)
         metrics.add("pass_rate", n_pass / n_total, wilson_interval(n_pass, n_total))
-        for name, (value, interval) in pass_at_k_table(attempts, passes).items():
+        for name, (value, interval) in (pass_at_k_table(attempts, passes) if min(attempts) >= 2 else {}).items():
             metrics.add(name, value, interval)
         acc = np.divide(corr.sum(axis=0), tot.sum(axis=0), out=np.zeros(width), where=tot.sum(axis=0) > 0)
         for i in range(width):
