@@ -13,6 +13,7 @@ import types
 from importlib.metadata import entry_points
 from pathlib import Path
 
+from .keys import code_hash
 from .paths import builtin_dir
 from .task import Task, TaskError
 
@@ -36,7 +37,8 @@ def load_task_folder(folder: Path) -> Task:
         parent = types.ModuleType(_PARENT)
         parent.__path__ = []
         sys.modules[_PARENT] = parent
-    modname = f"{_PARENT}.{folder.name}_{hashlib.sha1(str(folder).encode()).hexdigest()[:8]}"
+    # the module is named after the folder and its code: a task edited while this process runs is loaded anew
+    modname = f"{_PARENT}.{folder.name}_{hashlib.sha1(f'{folder}:{code_hash(folder)}'.encode()).hexdigest()[:12]}"
     module = sys.modules.get(modname)
     if module is None:
         spec = importlib.util.spec_from_file_location(modname, init, submodule_search_locations=[str(folder)])

@@ -377,9 +377,9 @@ class Runner:
                     self._bar.update(n - len(todo))
             if todo:
                 prompt = self._render(sample)
-                pkey = prompt.key()
-                keys = {i: response_key(self.model_key, pkey, i) for i in todo}
-                todo_by_sample.append((ordinal, sample, sample_hash(sample), prompt, pkey, keys))
+                pkey, shash = prompt.key(), sample_hash(sample)
+                keys = {i: self._response_key(pkey, shash, i) for i in todo}
+                todo_by_sample.append((ordinal, sample, shash, prompt, pkey, keys))
         wanted = [k for *_, keys in todo_by_sample for k in keys.values()]
         texts = {} if cfg.fresh else self.store.response_texts(wanted)
         for ordinal, sample, shash, prompt, pkey, keys in todo_by_sample:
@@ -402,6 +402,11 @@ class Runner:
             self._cached = []
         return True
 
+    def _response_key(self, prompt_key: str, shash: str, idx: int) -> str:
+        if self.cfg.adapter.answers_by_sample:
+            return response_key(self.model_key, stable_hash(prompt_key, shash), idx)
+        return response_key(self.model_key, prompt_key, idx)
+
     def _generate(self) -> None:
         while True:
             batch = self.gen_q.get()
@@ -423,7 +428,7 @@ class Runner:
         items = []
         for (ordinal, req, pkey, shash), outs in zip(batch, responses):
             for i, resp in zip(req.indices, outs):
-                rkey = response_key(self.model_key, pkey, i)
+                rkey = self._response_key(pkey, shash, i)
                 items.append(_Item(ordinal, req.sample, shash, req.prompt, pkey, i, rkey, resp, False))
         for start in range(0, len(items), BATCH):
             self._put(self.grade_q, items[start:start + BATCH], force=True)

@@ -66,7 +66,7 @@ def results_per_sample(store_path: Path, run: str) -> dict[str, int]:
 def test_a_task_folder_given_by_path_runs_like_a_builtin(cli):
     cli("run", "--task", ECHO, "--model", "oracle", "--limit", "7")
     rep = cli.report()
-    assert rep["task"] == "echo" and rep["metrics"]["accuracy"] == 1.0 and rep["counts"]["pass"] == 7
+    assert rep["task"] == "echo" and rep["metrics"]["pass@1"] == 1.0 and rep["counts"]["pass"] == 7
 
 
 def test_running_again_resumes_and_extends(cli):
@@ -162,7 +162,7 @@ def test_show_and_report_formats(cli):
     assert rec["task"]["version"] == "1" and len(rec["prompt_template"]["sha256"]) == 64
     assert rec["model"]["spec"] == "oracle" and "harness" in rec
     md = cli("report", "--format", "markdown").stdout
-    assert md.startswith("| run | model | accuracy") and "| oracle |" in md
+    assert md.startswith("| run | model | pass@1") and "| oracle |" in md
     text = cli("show", rep["run"], "n00001").stdout
     assert "What is twice 1?" in text and "The answer is 2" in text and "PASS" in text
 

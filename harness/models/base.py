@@ -21,6 +21,9 @@ class ModelError(Exception):
 class ModelAdapter(ABC):
     batch_size: int = 1
     concurrency: int = 1
+    # True where a response depends on the sample itself, not only on the prompt (the oracle answers with the
+    # sample's reference, a replay file by sample id): the sample's content hash is then part of the response key
+    answers_by_sample: bool = False
 
     def __init__(self, spec: str, params: GenParams):
         self.spec = spec

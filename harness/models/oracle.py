@@ -13,6 +13,7 @@ from .base import ModelAdapter
 
 class OracleModel(ModelAdapter):
     batch_size = 64
+    answers_by_sample = True
 
     def __init__(self, spec: str, params: GenParams, task: Task):
         super().__init__(spec, params)

@@ -20,6 +20,7 @@ TEXT_FIELDS = ("response", "model_patch", "completion", "output")
 
 class ReplayModel(ModelAdapter):
     batch_size = 256
+    answers_by_sample = True
 
     def __init__(self, spec: str, params: GenParams, path: str):
         super().__init__(spec, params)

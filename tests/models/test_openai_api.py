@@ -347,10 +347,11 @@ def _oracle_answers(limit: int) -> dict[str, str]:
     """User prompt -> reference response, for the first `limit` tmbench samples."""
     from harness.registry import get_task
     from harness.task import LoadOptions, load_template
+    from itertools import islice
 
     task = get_task("tmbench")
     template, _ = load_template(task.template_path())
-    samples = list(task.samples(LoadOptions(limit=limit)))
+    samples = list(islice(task.samples(LoadOptions()), limit))  # the engine applies --limit, not the task
     return {task.render(s, template).messages[-1][1]: task.reference_response(s) for s in samples}
 
 
