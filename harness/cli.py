@@ -200,6 +200,7 @@ def run(ctx, task_ref, model, limit, samples, split, data, prompt_template, run_
                    f"Resume with the same command (run {summary.run}).", err=True)
         ctx.exit(EXIT_INTERRUPTED)
     click.echo(as_table([summarize(store, store.get_run(summary.run), runner.cfg.task)]))
+    _coverage_warnings(ctx, runner, summary)
     if summary.skipped:
         click.echo(f"({summary.skipped} attempts were already done and were skipped)", err=True)
     infra = summary.counts.get("infra", 0)
@@ -207,6 +208,23 @@ def run(ctx, task_ref, model, limit, samples, split, data, prompt_template, run_
         click.echo(f"{infra} attempts hit infrastructure failures (not counted against the model); "
                    f"run the same command again to retry them.", err=True)
         ctx.exit(EXIT_INCOMPLETE)
+
+def _coverage_warnings(ctx: click.Context, runner: Runner, summary) -> None:
+    """Inputs that can only score zero say so: predictions that match no sample (an error), or only some."""
+    missing = summary.facts.get("missing", 0)
+    new = sum(summary.counts.values())
+    if not missing:
+        return
+    adapter = runner.cfg.adapter
+    theirs = next(iter(getattr(adapter, "predictions", {}) or {}), None)
+    example = (f" (the file has ids like {theirs!r}, the task {summary.first_sample_id!r})"
+               if theirs and summary.first_sample_id else "")
+    if missing == new:
+        raise HarnessError(f"{adapter.spec}: none of the {new} attempts has a prediction in the file{example}",
+                           "check the ids, and --task/--split/--data; the run is stored, its score is zero")
+    click.echo(f"warning: {missing} of {new} attempts had no prediction in {adapter.spec} (graded as empty "
+               f"responses)", err=True)
+
 
 def _find_run(store: Store, name: str | None):
     run = store.get_run(name) if name else store.latest_run()
@@ -262,8 +280,16 @@ def show(ctx, run_name, sample_id, fmt) -> None:
         for msg in a["prompt"]:
             click.secho(f"-- prompt ({msg['role']})", fg="cyan")
             click.echo(msg["content"].rstrip())
-        click.secho("-- response", fg="cyan")
-        click.echo((a["response"] or "(none)").rstrip())
+        facts = a["response_facts"]
+        click.secho("-- response" + (f" ({', '.join(facts)})" if facts else ""), fg="cyan")
+        if "none" in facts:
+            click.echo("(no response was stored: the model gave none; see the verdict's reason)")
+        elif "missing" in facts:
+            click.echo("(no prediction for this sample in the replay file)")
+        elif "empty" in facts:
+            click.echo("(the model's response was empty)")
+        else:
+            click.echo(a["response"].rstrip())
         click.secho("-- answer", fg="cyan")
         click.echo(a["answer"] or "(none)")
         click.secho("-- verdict", fg="cyan")

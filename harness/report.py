@@ -11,6 +11,7 @@ from typing import Any, Iterator
 
 from . import __version__
 from . import metrics as harness_metrics
+from . import runlock
 from .registry import get_task
 from .store import RunRow, Store, StoredMetrics
 from .task import Task, TaskError, file_sha256
@@ -51,6 +52,9 @@ def compute_metrics(store: Store, run: RunRow, task: Task, save: bool = False) -
 def summarize(store: Store, run: RunRow, task: Task | None = None, recompute: bool = False) -> dict[str, Any]:
     """A run's report: its stored metrics (saved when it ended), or, with `recompute` or for a run that has
     none (made by an older harness), metrics computed now with the task's current code."""
+    if run.status == "running" and not runlock.is_held(store.path, run.name):
+        store.set_run_status(run.name, "interrupted")  # its process died without a word (SIGKILL, a crash)
+        run = store.get_run(run.name)
     stored = None if recompute else store.metrics(run.name)
     source = "stored"
     if stored is None:
@@ -79,6 +83,7 @@ def summarize(store: Store, run: RunRow, task: Task | None = None, recompute: bo
         "metrics": stored.values,
         "intervals": stored.intervals,
         "counts": counts,
+        "responses": store.response_fact_counts(run.name),
         "metrics_source": {"how": source, "aggregate_sha256": stored.aggregate_sha256},
         "record": run.record,
     }
@@ -93,8 +98,8 @@ def coverage_note(summary: dict[str, Any]) -> str | None:
     total = cov.get("samples_total")
     of = f" of {total}" if total else " (the data was not read to the end)"
     hint = {"interrupted": "resume with the same command", "incomplete": "infra failures remain: run the same "
-            "command again to retry them", "running": "still running, or its process died: run the same command "
-            "to resume", "failed": "it stopped on an error"}.get(status, "")
+            "command again to retry them", "running": "its process is still running", "failed": "it stopped on an "
+            "error; fix it and run the same command to resume"}.get(status, "")
     return (f"note: run {summary['run']} is {status}: its metrics cover {cov.get('samples_complete', 0)}{of} "
             f"samples" + (f"; {hint}" if hint else ""))
 
@@ -151,4 +156,16 @@ def as_table(summaries: list[dict[str, Any]], markdown: bool = False) -> str:
 
 
 def _notes(summaries: list[dict[str, Any]]) -> list[str]:
-    return [n for n in map(coverage_note, summaries) if n]
+    notes = [n for n in map(coverage_note, summaries) if n]
+    return notes + [n for n in map(response_note, summaries) if n]
+
+
+FACT_WORDS = {"missing": "had no prediction in the replay file", "empty": "were empty",
+              "truncated": "were cut off at the token limit"}
+
+
+def response_note(summary: dict[str, Any]) -> str | None:
+    """A line for a run whose responses were missing, empty or truncated (they are graded, and usually fail)."""
+    facts = summary.get("responses") or {}
+    parts = [f"{facts[k]} {FACT_WORDS[k]}" for k in FACT_WORDS if facts.get(k)]
+    return f"note: run {summary['run']}: of its responses, " + ", ".join(parts) if parts else None

@@ -37,10 +37,13 @@ from .models import ModelAdapter
 from .provenance import git_revision
 from .store import ResultWrite, RunRow, Store
 from .registry import check_task_name
+from .runlock import RunLock
 from .task import LoadOptions, Task, TaskError
 from .types import Answer, GenParams, Prompt, Request, Response, Sample, Status, Verdict, stable_hash
 
 _END = object()
+HANG_WARN_S = 30.0  # a line on the display when the model has not answered for this long
+HANG_REPEAT_S = 60.0
 BATCH = 32  # items per hand-off between the first stages (queues carry lists, not single items)
 
 
@@ -70,6 +73,22 @@ class RunSummary:
     interrupted: bool = False
     elapsed: float = 0.0
     samples_total: int | None = None  # samples the data yielded (after --limit), when loading finished
+    facts: dict[str, int] = field(default_factory=dict)  # new responses that were missing, empty, truncated
+    first_sample_id: str | None = None
+
+
+def response_facts(response: Response) -> list[str]:
+    """What is worth knowing about a response besides its text: `missing` (no prediction for this sample in
+    a replay file), `empty`, `truncated` (stopped at the token limit)."""
+    if response.error is not None:
+        return []
+    usage = response.usage
+    if usage.get("missing_prediction"):
+        return ["missing"]
+    facts = [] if (response.text or "").strip() else ["empty"]
+    if usage.get("truncated"):
+        facts.append("truncated")
+    return facts
 
 
 @dataclass
@@ -160,6 +179,10 @@ class Runner:
         self._errors: list[BaseException] = []
         self._bar = None
         self.ctx: TaskContext | None = None
+        self._inflight: dict[int, tuple[float, int]] = {}  # generation thread -> (call started, requests in it)
+        self._inflight_lock = threading.Lock()
+        self._done = threading.Event()
+        self._waiting = ""
 
     # --- orchestration ------------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -197,10 +220,20 @@ class Runner:
                     self.ctx.judge.close()
 
     def run(self) -> RunSummary:
+        lock = RunLock(self.store.path, self.name)
+        lock.acquire(on_wait=self._log)  # one process per run: a second waits, then finds the work done
+        try:
+            return self._run()
+        finally:
+            lock.release()
+
+    def _run(self) -> RunSummary:
         self.prepare()
         started = time.monotonic()
         self._open_progress()
         stages: list[tuple[list[threading.Thread], queue.Queue, float]] = []
+        monitor = threading.Thread(target=self._monitor, name="monitor", daemon=True)
+        monitor.start()
         try:
             self._open_task()
             producer = [self._thread(self._produce, "producer")]
@@ -224,6 +257,7 @@ class Runner:
             except KeyboardInterrupt:  # a second Ctrl-C: stop now; the run stays resumable
                 pass
         finally:
+            self._done.set()
             try:
                 self._close_task()
             finally:
@@ -337,6 +371,8 @@ class Runner:
             if self.stop.is_set():
                 return
             count += 1
+            if count == 1:
+                self.summary.first_sample_id = sample.id
             chunk.append((ordinal, sample))
             if len(chunk) >= BATCH:
                 if not self._dispatch(chunk):
@@ -418,6 +454,9 @@ class Runner:
     def _generate_batch(self, batch: list[tuple[int, Request, str, str]]) -> None:
         adapter = self.cfg.adapter
         requests = [req for _, req, _, _ in batch]
+        me = threading.get_ident()
+        with self._inflight_lock:
+            self._inflight[me] = (time.monotonic(), sum(len(r.indices) for r in requests))
         try:
             responses = adapter.generate(requests)
             if len(responses) != len(requests):
@@ -425,6 +464,9 @@ class Runner:
         except Exception as exc:  # an adapter bug or an unexpected provider failure: ours, retried on resume
             reason = f"model adapter raised {type(exc).__name__}: {exc}"
             responses = [[Response.failed(reason) for _ in req.indices] for req in requests]
+        finally:
+            with self._inflight_lock:
+                self._inflight.pop(me, None)
         items = []
         for (ordinal, req, pkey, shash), outs in zip(batch, responses):
             for i, resp in zip(req.indices, outs):
@@ -507,8 +549,6 @@ class Runner:
         if verdict.status is Status.INFRA:  # a grader's own infra verdict: not cached, retried on resume
             return self._infra(item, str(verdict.details.get("reason", "infrastructure failure")),
                                item.response_key)
-        if item.response.usage.get("missing_prediction"):
-            verdict = Verdict(verdict.status, verdict.score, {**verdict.details, "note": "no prediction given"})
         return ResultWrite(**self._common(item), response_key=item.response_key,
                            response=None if item.response_cached else item.response, verdict_key=vkey,
                            verdict=verdict, answer=answer.canonical, verdict_cached=cached)
@@ -532,11 +572,41 @@ class Runner:
                 self.store.write_results(batch)
                 for it in batch:
                     counts[it.verdict.status.value] = counts.get(it.verdict.status.value, 0) + 1
+                    if it.response is not None:
+                        for fact in response_facts(it.response):
+                            self.summary.facts[fact] = self.summary.facts.get(fact, 0) + 1
                 self._advance(len(batch))
             if ended:
                 return
 
     # --- progress -----------------------------------------------------------------------------------
+    def in_flight(self) -> tuple[int, float]:
+        """(model requests in flight, seconds the oldest call has waited)."""
+        now = time.monotonic()
+        with self._inflight_lock:
+            calls = list(self._inflight.values())
+        if not calls:
+            return 0, 0.0
+        return sum(n for _, n in calls), max(now - t for t, _ in calls)
+
+    def _monitor(self) -> None:
+        """Every second: requests in flight and the oldest one's wait on the progress bar; a line when the
+        model has not answered for HANG_WARN_S (and again every HANG_REPEAT_S), so a hang shows in seconds."""
+        timeout = getattr(getattr(self.cfg.adapter, "policy", None), "timeout", None)
+        warned_at = 0.0
+        while not self._done.wait(1.0):
+            n, oldest = self.in_flight()
+            self._waiting = f"in flight {n}, oldest {oldest:.0f}s" if n and oldest >= 2 else ""
+            if self._bar is not None:
+                self._advance(0)
+            if n and oldest >= HANG_WARN_S and (not warned_at or oldest - warned_at >= HANG_REPEAT_S):
+                warned_at = oldest
+                limit = f" (time-out {timeout:g} s per request, then retried)" if timeout else ""
+                self._log(f"waiting on {self.cfg.adapter.spec}: {n} request(s) in flight, the oldest for "
+                          f"{oldest:.0f} s{limit}")
+            elif not n:
+                warned_at = 0.0
+
     def _open_progress(self) -> None:
         if not self.cfg.progress:
             return
@@ -556,8 +626,11 @@ class Runner:
         text = " ".join(f"{s}={c.get(s, 0)}" for s in ("pass", "fail", "error", "infra"))
         if c.get("ungradable"):
             text += f" ungradable={c['ungradable']}"
-        self._bar.set_postfix_str(text, refresh=False)
-        self._bar.update(n)
+        if self._waiting:
+            text += f" | {self._waiting}"
+        self._bar.set_postfix_str(text, refresh=not n)
+        if n:
+            self._bar.update(n)
 
 
 def _drain(q: queue.Queue) -> None:

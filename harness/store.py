@@ -321,25 +321,39 @@ class Store:
         need = spp[0] if spp else 1
         return sum(1 for (done,) in rows if done >= need), len(rows)
 
+    def response_fact_counts(self, run: str) -> dict[str, int]:
+        """How many of a run's attempts had no stored response, a missing prediction, an empty or a truncated one."""
+        rows = self.connect().execute(
+            "SELECT s.text, s.usage FROM results r LEFT JOIN responses s ON s.key = r.response_key WHERE r.run = ?",
+            (run,))
+        out: dict[str, int] = {}
+        for text, usage in rows:
+            for fact in _facts(text, json.loads(usage) if usage else {}):
+                out[fact] = out.get(fact, 0) + 1
+        return out
+
     def status_counts(self, run: str) -> dict[str, int]:
         rows = self.connect().execute("SELECT status, COUNT(*) FROM results WHERE run = ? GROUP BY status", (run,))
         return {status: n for status, n in rows}
 
     def sample_detail(self, run: str, sample_id: str) -> list[dict[str, Any]]:
         rows = self.connect().execute(
-            "SELECT r.idx, p.messages, s.text, r.status, r.error, v.answer, v.score, v.details "
+            "SELECT r.idx, p.messages, s.text, s.usage, r.status, r.error, v.answer, v.score, v.details "
             "FROM results r JOIN prompts p ON p.key = r.prompt_key "
             "LEFT JOIN responses s ON s.key = r.response_key LEFT JOIN verdicts v ON v.key = r.verdict_key "
             "WHERE r.run = ? AND r.sample_id = ? ORDER BY r.idx",
             (run, sample_id),
         )
         out = []
-        for idx, messages, text, status, error, answer, score, details in rows:
+        for idx, messages, text, usage, status, error, answer, score, details in rows:
+            usage = json.loads(usage) if usage else {}
             out.append(
                 {
                     "index": idx,
                     "prompt": [{"role": r, "content": c} for r, c in json.loads(messages)],
                     "response": text,
+                    "response_facts": _facts(text, usage),
+                    "usage": usage,
                     "answer": answer,
                     "status": status,
                     "score": score,
@@ -347,6 +361,15 @@ class Store:
                 }
             )
         return out
+
+
+def _facts(text: str | None, usage: dict[str, Any]) -> list[str]:
+    """What `show` and the report say about a stored response besides its text (see runner.response_facts)."""
+    if text is None:
+        return ["none"]
+    if usage.get("missing_prediction"):
+        return ["missing"]
+    return ([] if text.strip() else ["empty"]) + (["truncated"] if usage.get("truncated") else [])
 
 
 def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:

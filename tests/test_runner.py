@@ -125,8 +125,10 @@ def test_garbage_responses_get_verdicts_not_crashes(cli, tmp_path):
     cli("run", "--task", ECHO, "--model", f"replay:{preds}", "--limit", "4")
     rep = cli.report()
     assert rep["counts"]["error"] == 3 and rep["counts"]["pass"] == 1  # n00003 has no prediction at all
-    shown = cli("show", rep["run"], "n00003", "--format", "json").stdout
-    assert "no prediction given" in shown
+    shown = json.loads(cli("show", rep["run"], "n00003", "--format", "json").stdout)["attempts"][0]
+    assert shown["response_facts"] == ["missing"] and "note" not in shown["details"]
+    assert "no prediction for this sample in the replay file" in cli("show", rep["run"], "n00003").stdout
+    assert "(the model's response was empty)" in cli("show", rep["run"], "n00002").stdout
 
 
 def test_a_grader_bug_is_an_infra_verdict(cli, monkeypatch):

@@ -36,6 +36,9 @@ class ReplayModel(ModelAdapter):
                     continue
                 self._add(lineno, raw)
         self.sha256 = digest.hexdigest()
+        if not self.predictions:
+            raise ModelError(f"replay file {self.path} has no predictions (expected JSONL lines with "
+                             f"'id' and 'response')")
 
     def _add(self, lineno: int, raw: bytes) -> None:
         where = f"replay file {self.path}, line {lineno}"

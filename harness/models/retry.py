@@ -3,7 +3,8 @@
 - `RetryPolicy`: how many attempts, how long to back off between them, how long one request may take.
   Settable per run with `--model-arg` keys: `max_retries` (retries after the first attempt; default 5,
   so 6 attempts), `backoff` (first wait in seconds, default 1, doubling per retry), `backoff_max` (cap on
-  one wait, default 60), `timeout` (seconds per request, default 600).
+  one wait, default 60), `timeout` (seconds per request, default 120: a hung endpoint is retried, then
+  reported, within minutes; raise it for long reasoning answers).
 - `AdaptiveLimit`: how many requests may be in flight. It starts at the configured maximum, halves on a
   rate-limit answer (down to 1) and creeps back up by about one slot per `limit` successes (AIMD, as TCP
   does), so a run slows itself down instead of hammering a provider that is shedding load.
@@ -43,7 +44,7 @@ class RetryPolicy:
     max_retries: int = 5
     backoff: float = 1.0
     backoff_max: float = 60.0
-    timeout: float = 600.0
+    timeout: float = 120.0
     retry_after_max: float = 300.0
 
     @property
@@ -169,7 +170,7 @@ def classify_sdk_error(exc: Exception, sdk: ModuleType, key_name: str, timeout: 
     if isinstance(exc, MalformedResponse):
         return Failure(f"malformed response: {exc}", retryable=True)
     if isinstance(exc, json.JSONDecodeError):
-        return Failure(f"malformed response: the body is not valid JSON ({exc.msg} at position {exc.pos})",
+        return Failure(f"malformed response: the body is not valid JSON ({exc})",
                        retryable=True)
     if isinstance(exc, sdk.APITimeoutError):
         return Failure(f"timed out: no answer within {timeout:g} s (set --model-arg timeout=SECONDS to wait longer)",

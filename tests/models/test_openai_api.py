@@ -329,7 +329,7 @@ def test_concurrent_requests_share_the_limit(server):
 
 def test_backoff_grows_exponentially_with_jitter_and_a_cap():
     policy = RetryPolicy()
-    assert (policy.attempts, policy.backoff, policy.backoff_max, policy.timeout) == (6, 1.0, 60.0, 600.0)
+    assert (policy.attempts, policy.backoff, policy.backoff_max, policy.timeout) == (6, 1.0, 60.0, 120.0)
     for retry, step in [(1, 1), (2, 2), (3, 4), (8, 60), (20, 60)]:
         waits = [policy.delay(retry) for _ in range(50)]
         assert all(step / 2 <= w <= step for w in waits) and len(set(waits)) > 1
