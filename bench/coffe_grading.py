@@ -16,6 +16,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from harness.context import TaskContext
+from harness.derived import DerivedCache
 from harness.registry import get_task
 from harness.task import LoadOptions
 
@@ -43,8 +45,19 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     task = get_task("coffe")
-    cache_mod = __import__(type(task).__module__ + ".cache", fromlist=["x"])
-    task.grader._cache = cache_mod.ReferenceCache(Path(tempfile.mkdtemp()) / "coffe-reference.sqlite")
+    # opened as the engine opens it, with a derived-reference cache of its own (cold at first)
+    ctx = TaskContext(task, grade_workers=args.workers,
+                      derived=DerivedCache(Path(tempfile.mkdtemp()) / "derived.sqlite"))
+    task.open(ctx)
+    try:
+        report = run(task, args)
+    finally:
+        task.close()
+        ctx.close()
+    print(json.dumps(report, indent=2))
+
+
+def run(task, args) -> dict:
     task.grader.pool().wait_warm()
     report = {"workers": args.workers, "image": task.grader_image}
     for level in ("function", "file"):
@@ -78,8 +91,7 @@ def main() -> None:
                              "instructions": (sum(ic.per_call.values()) if ic and ic.per_call else ic and ic.total)}
         costs["perf_event_open"] = "unavailable here (no hardware PMU: perf_event_open gives ENOENT)"
         report[level]["count_cost_one_problem"] = {"problem": sample.id, "tests": len(usable), **costs}
-    print(json.dumps(report, indent=2))
-    task.grader.close()
+    return report
 
 
 if __name__ == "__main__":

@@ -1,89 +1,95 @@
 """COFFE: is generated code correct and fast?  Speed is CPU instructions counted under valgrind, not wall time.
 
-One task, four splits:
-  function            398 function-level problems (164 HumanEval + 234 MBPP); the code's entry point is called
-  file                358 file-level problems (300 APPS + 58 CodeContests); a program, stdin in, stdout compared
-  function-official   the same problems, the answer cleaned up as COFFE's own pipeline does (NOTES.md says where
-  file-official       and why that differs; use these splits to reproduce the official numbers)
+One task, two splits:
+  function   398 function-level problems (164 HumanEval + 234 MBPP); the code's entry point is called
+  file       358 file-level problems (300 APPS + 58 CodeContests); a program, stdin in, stdout compared
+
+Option `-T extraction=harness|official` (default harness): `official` cleans the answer up as COFFE's own
+pipeline does, to reproduce the official numbers (NOTES.md says where and why that differs from ours).
 
 --data takes a folder laid out like COFFE's `datasets/` (`--data ../shared/data/coffe`) or hf:<repo>[@revision].
 Sample ids: the dataset's task id at function level (`HumanEval/0`, `Mbpp/2`); at file level, where the data has
 no id, the source and the first 12 hex digits of the prompt's sha256 (`apps/3f2a...`, `code_contests/...`).
 The prompt is the dataset's own `final_prompt`.  Grading (grader.py) and metrics (metrics.py) are described there.
+
+Lifecycle: `open(ctx)` makes the grader; its sandbox pool (`ctx.sandbox_pool`, sized by --grade-workers) and
+the reference measurements (`ctx.derived`, once per machine) are taken from the context on first use, so a run
+whose verdicts are all cached starts no container.
 """
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import replace
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 import jinja2
 
 from harness.sandbox.images import image_tag
-from harness.task import DataSource, LoadOptions, Task
+from harness.task import DataSource, LoadOptions, Task, TaskOption
 from harness.types import Answer, Metrics, Prompt, Sample, SampleResult, Verdict
 
 from . import data, extract
 from .grader import Grader
 from .metrics import aggregate
 
+if TYPE_CHECKING:
+    from harness.context import TaskContext
+
 HERE = Path(__file__).resolve().parent
 CHECK_PROGRAM = HERE / "check.py"
 SIZES = {"function": 398, "file": 358}
-
-
-def _grading_code_hash() -> str:
-    """Part of the task version: a change of what runs in the sandbox invalidates cached verdicts."""
-    h = hashlib.sha256()
-    for name in ("check.py", "grader.py", "extract.py"):
-        h.update((HERE / name).read_bytes())
-    return h.hexdigest()[:8]
+EXTRACTIONS = ("harness", "official")
 
 
 class Coffe(Task):
     name = "coffe"
-    version = f"1+{_grading_code_hash()}"
+    version = "1"
     description = "COFFE: correct and efficient code (pass@k, efficient@k, speedup by CPU instruction counts)"
-    splits = ("function", "file", "function-official", "file-official")
+    splits = ("function", "file")
     default_split = "function"
+    options = (TaskOption("extraction", str, "harness",
+                          "how the program is taken from an answer: ours, or exactly as COFFE's pipeline does "
+                          "(official: drops imports the answer needs; see tasks/coffe/NOTES.md)",
+                          choices=EXTRACTIONS),)
+    metadata_keys = ("dataset",)  # per-dataset metrics (`pass@1[MBPP]`)
     grader_image = image_tag("python")  # the recipe-hashed tag; counts are keyed by the image's id too
 
     def __init__(self, folder: Path):
         super().__init__(folder)
-        self.grader = Grader(CHECK_PROGRAM, workers=2)
+        self.grader: Grader | None = None
 
-    @staticmethod
-    def level(split: str | None) -> str:
-        return (split or "function").split("-")[0]
+    # --- lifecycle ------------------------------------------------------------------------------------
+    def open(self, ctx: TaskContext) -> None:
+        super().open(ctx)
+        self.grader = Grader(CHECK_PROGRAM, ctx)
+
+    def close(self) -> None:
+        self.grader = None  # the context closes the pool
+        super().close()
+
+    def unavailable(self) -> str | None:
+        from harness.sandbox import engine_available
+
+        ok, why = engine_available()
+        return None if ok else f"it grades in Docker containers: {why} (in a checkout: `make docker`)"
 
     # --- data -----------------------------------------------------------------------------------------
     def smoke_options(self) -> LoadOptions | None:
-        """The project's own fixture problems, function level; left out where no Docker engine answers."""
-        from harness.sandbox import engine_available
-
-        if not engine_available()[0]:
-            return None
+        """The project's own fixture problems, function level."""
         return LoadOptions(split="function", data=str(self.folder / "fixtures"))
 
     def size(self, split: str | None = None) -> int | None:
-        return SIZES[self.level(self.split_or_default(split))]
+        return SIZES[self.split_or_default(split)]
 
     def source(self, options: LoadOptions) -> DataSource:
-        level = self.level(self.split_or_default(options.split))
+        level = self.split_or_default(options.split)
         folder = data.resolve(options.data)
         return DataSource(f"{folder.describe} ({level} level)", folder.sha256(level))
 
     def samples(self, options: LoadOptions) -> Iterator[Sample]:
-        split = self.split_or_default(options.split)
-        level = self.level(split)
+        level = self.split_or_default(options.split)
         folder = data.resolve(options.data)
-        official = split.endswith("-official")
-        for i, sample in enumerate(data.load_level(folder, level)):
-            if options.limit is not None and i >= options.limit:
-                return
-            yield replace(sample, metadata={**sample.metadata, "official": True}) if official else sample
+        yield from data.load_level(folder, level)  # the engine applies --limit
 
     # --- prompt, answer, grade --------------------------------------------------------------------------
     def render(self, sample: Sample, template: jinja2.Template) -> Prompt:
@@ -91,25 +97,36 @@ class Coffe(Task):
                                dataset=sample.metadata["dataset"])
         return Prompt.chat(text)
 
+    @property
+    def extraction(self) -> str:
+        """`-T extraction=...` of the open run; "harness" outside one."""
+        if self.ctx is None:
+            return "harness"
+        return self.ctx.args.get("extraction") or "harness"
+
     def extract(self, sample: Sample, text: str) -> Answer:
         code = self.program(sample, text)
         return Answer(value=code, canonical=code)
 
     def program(self, sample: Sample, text: str, official: bool | None = None) -> str:
         inputs = sample.inputs
-        if sample.metadata.get("official") if official is None else official:
+        if official is None:
+            official = self.extraction == "official"
+        if official:
             return extract.extract_official(text, inputs["prompt"], inputs["entry_point"], inputs["code_prompt"])
         if sample.metadata["level"] == "function":
             return extract.extract_function(text, inputs["prompt"], inputs["entry_point"], inputs["code_prompt"])
         return extract.extract_file(text, inputs["prompt"])
 
     def reference_code(self, sample: Sample) -> str:
-        """The best reference as graded: its response put through our extraction (the official splits too: the
-        baseline is not an answer to clean up), so that the oracle's program is byte-identical to the reference's
-        and their counts are equal."""
+        """The best reference as graded: its response put through our extraction (with official extraction too:
+        the baseline is not an answer to clean up), so that the oracle's program is byte-identical to the
+        reference's and their counts are equal."""
         return self.program(sample, self.reference_response(sample), official=False)
 
     def grade(self, sample: Sample, answer: Answer) -> Verdict:
+        if self.grader is None:
+            raise RuntimeError("the coffe task is not open: the engine calls open(ctx) before grading")
         return self.grader.grade(sample, answer.value, self.reference_code(sample))
 
     def reference_response(self, sample: Sample) -> str:

@@ -1,6 +1,6 @@
 """From a model's response to the program that is graded.
 
-Ours (splits `function`, `file`):
+Ours (`-T extraction=harness`, the default):
   1. <think> blocks are dropped; fenced blocks (```python / ``` ) are found, including a block left open by a
      prompt that ends with "```python" (the response is then code up to the first closing fence).
   2. Function level: the block that defines the entry point (or `solution`) is taken, else the first block that
@@ -12,7 +12,7 @@ Ours (splits `function`, `file`):
      __main__ block) are dropped; `solution = <entry point>` is appended (the entry point renamed, recursion
      unaffected).
 
-Official (splits `function-official`, `file-official`), COFFE's pipeline as documented: the longest block only, no
+Official (`-T extraction=official`), COFFE's pipeline as documented: the longest block only, no
 imports recovered from other blocks or from the prompt, the prompt put in front only when the code does not start
 with `def`.  NOTES.md lists why and where the two differ.
 """

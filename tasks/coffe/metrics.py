@@ -12,7 +12,8 @@ stressful tests strictly below the best reference's total, counted the same way 
 Ungradable problems (no correctness tests in the data, a reference that fails its own tests) are left out of
 every metric and counted; problems whose stressful tests are all unusable are left out of efficient@k and counted.
 Intervals: Wilson for a proportion at n = 1, a normal interval over problems for n > 1, a bootstrap over
-problems for speedup.  Every metric is given for the whole split and per source dataset (`pass@1[MBPP]`).
+problems for speedup.  Every metric is given for the whole split and per source dataset (`pass@1[MBPP]`): the
+sample's stored `dataset` metadata, or, for a run stored by an older harness without it, the sample id's prefix.
 """
 
 from __future__ import annotations
@@ -28,8 +29,13 @@ from harness.types import Metrics, SampleResult
 SOURCES = {"HumanEval": "HumanEval", "Mbpp": "MBPP", "apps": "APPS", "code_contests": "CodeContests"}
 
 
-def source_of(sample_id: str) -> str:
-    return SOURCES.get(sample_id.split("/", 1)[0], "other")
+def source_of(result: SampleResult) -> str:
+    """The sample's source dataset: its `dataset` metadata; without it (a run stored before metadata was), the
+    id's prefix."""
+    dataset = (result.metadata or {}).get("dataset")
+    if dataset:
+        return str(dataset)
+    return SOURCES.get(result.sample_id.split("/", 1)[0], "other")
 
 
 @dataclass
@@ -52,11 +58,11 @@ def collect(results: Iterable[SampleResult]) -> tuple[list[Problem], dict[str, i
         if not res.verdicts:
             continue
         if any(v.details.get("ungradable") for v in res.verdicts):
-            key = f"ungradable[{source_of(res.sample_id)}]"
+            key = f"ungradable[{source_of(res)}]"
             ungradable["ungradable"] += 1
             ungradable[key] = ungradable.get(key, 0) + 1
             continue
-        p = Problem(source_of(res.sample_id), n=res.n, correct=res.correct)
+        p = Problem(source_of(res), n=res.n, correct=res.correct)
         for v in res.verdicts:
             eff = v.details.get("efficiency") if v.passed else None
             if eff is None:

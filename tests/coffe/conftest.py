@@ -1,4 +1,5 @@
-"""COFFE test fixtures: the task, its own small data folder, and a sandbox-backed grader with a private cache."""
+"""COFFE test fixtures: the task, its own small data folder, and a sandbox-backed task opened with a TaskContext
+whose derived-reference cache lives in this test session."""
 
 from __future__ import annotations
 
@@ -7,27 +8,43 @@ from pathlib import Path
 
 import pytest
 
+from harness.context import TaskContext
+from harness.derived import DerivedCache
 from harness.registry import get_task
 from harness.sandbox import engine_available
 
 TASK = get_task("coffe")
 FIXTURE = TASK.folder / "fixtures"
-cache_mod = __import__(type(TASK).__module__ + ".cache", fromlist=["x"])
 
 
-@pytest.fixture(scope="session")
-def graded_task(tmp_path_factory):
-    """The coffe task with a Docker sandbox (skipped with the reason where no engine answers, failed under CI),
-    its reference-count cache in a folder of this test session."""
+def new_task():
+    """An instance of its own: the CLI tests open and close the registry's TASK through the runner."""
+    return type(TASK)(TASK.folder)
+
+
+def require_engine() -> None:
+    """Skip with the reason where no engine answers; fail under CI (HARNESS_REQUIRE_DOCKER=1)."""
     ok, why = engine_available()
     if not ok:
         if os.environ.get("HARNESS_REQUIRE_DOCKER") == "1":
             pytest.fail(f"HARNESS_REQUIRE_DOCKER=1 but no Docker engine answers: {why}", pytrace=False)
         pytest.skip(f"no Docker engine: {why}")
-    cache_dir: Path = tmp_path_factory.mktemp("coffe-cache")
-    TASK.grader._cache = cache_mod.ReferenceCache(cache_dir / "coffe-reference.sqlite")
-    yield TASK
-    TASK.grader.close()
+
+
+@pytest.fixture(scope="session")
+def graded_task(tmp_path_factory):
+    """The coffe task opened as the engine opens it: a TaskContext with 2 grade workers and a derived-reference
+    cache in a folder of this test session; the task and the context (its pool) are closed at the end."""
+    require_engine()
+    folder: Path = tmp_path_factory.mktemp("coffe-cache")
+    task = new_task()
+    ctx = TaskContext(task, grade_workers=2, derived=DerivedCache(folder / "derived.sqlite"))
+    task.open(ctx)
+    try:
+        yield task
+    finally:
+        task.close()
+        ctx.close()
 
 
 def pytest_configure(config):

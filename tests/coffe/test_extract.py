@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import ast
 
-from harness.task import LoadOptions
+import pytest
 
-from .conftest import FIXTURE, TASK
+from harness.context import TaskContext
+from harness.task import LoadOptions, TaskError
+
+from .conftest import FIXTURE, TASK, new_task
 
 extract = __import__(type(TASK).__module__ + ".extract", fromlist=["x"])
 SAMPLES = {s.id: s for s in TASK.samples(LoadOptions(data=str(FIXTURE)))}
 FILE_SAMPLES = list(TASK.samples(LoadOptions(split="file", data=str(FIXTURE))))
-OFFICIAL = {s.id: s for s in TASK.samples(LoadOptions(split="function-official", data=str(FIXTURE)))}
+
+
+def opened(**raw: str):
+    """A task opened as a run with `-T KEY=VALUE ...` opens it (nothing starts: the pool is made on first use)."""
+    task = new_task()
+    task.open(TaskContext(task, args=task.parse_args(raw)))
+    return task
 
 
 def run(code: str, *args):
@@ -61,13 +70,27 @@ def test_the_prompt_imports_are_added_and_recursion_keeps_working():
 
 
 def test_the_official_clean_up_keeps_coffe_s_behaviour():
-    # COFFE's pipeline: longest block only, no imports from the prompt or from other blocks.
+    # COFFE's pipeline (-T extraction=official): longest block only, no imports from the prompt or other blocks.
+    official, ours = opened(extraction="official"), opened()
+    assert ours.extraction == "harness" and TASK.extraction == "harness"  # the default, in a run or outside one
     text = "```python\ndef sum_of_squares(nums: List[int]) -> int:\n    return sum(x * x for x in nums)\n```"
-    official = TASK.extract(OFFICIAL["HumanEval/0"], text).value
-    assert "from typing import List" not in official
+    assert "from typing import List" not in official.extract(SAMPLES["HumanEval/0"], text).value
+    assert ours.extract(SAMPLES["HumanEval/0"], text).value.startswith("from typing import List")
     assert TASK.extract(SAMPLES["HumanEval/0"], text).value.startswith("from typing import List")
     two_blocks = "```python\nimport math\n```\n```python\ndef mean_below(n):\n    return math.fsum(range(n)) / n\n```"
-    assert "import math" not in TASK.extract(OFFICIAL["Mbpp/1"], two_blocks).value
+    assert "import math" not in official.extract(SAMPLES["Mbpp/1"], two_blocks).value
+    # the reference is graded through our extraction either way: the oracle's program equals the reference's
+    assert official.reference_code(SAMPLES["HumanEval/0"]) == TASK.reference_code(SAMPLES["HumanEval/0"])
+    official.close()
+    ours.close()
+    assert official.extraction == "harness"  # closed: no run, the default
+
+
+def test_the_extraction_option_is_checked_and_part_of_the_identity():
+    with pytest.raises(TaskError, match="extraction"):
+        TASK.parse_args({"extraction": "coffe"})
+    assert TASK.identity_args(TASK.parse_args({})) == {"extraction": "harness"}
+    assert TASK.splits == ("function", "file")
 
 
 def test_the_reference_solution_goes_through_unchanged_in_meaning():

@@ -1,16 +1,19 @@
 """Grading in the sandbox on the project's own fixture: correctness verdicts, instruction counts, the reference
-cache, the metrics from stored verdicts, and the oracle through the CLI."""
+cache, the pool taken from the TaskContext, the metrics from stored verdicts, and the oracle through the CLI."""
 
 from __future__ import annotations
 
 import pytest
 
+from harness.context import TaskContext
+from harness.derived import DerivedCache
 from harness.task import LoadOptions
 from harness.types import SampleResult, Status
 
-from .conftest import FIXTURE, TASK
+from .conftest import FIXTURE, TASK, new_task, require_engine
 
 pytestmark = pytest.mark.docker
+grader_mod = __import__(type(TASK).__module__ + ".grader", fromlist=["x"])
 
 FN = {s.id: s for s in TASK.samples(LoadOptions(split="function", data=str(FIXTURE)))}
 FILE = list(TASK.samples(LoadOptions(split="file", data=str(FIXTURE))))
@@ -61,9 +64,9 @@ def test_counts_are_deterministic_and_the_reference_is_paid_once(graded_task):
     text = "```python\ndef mean_below(n):\n    return (n - 1) / 2\n```"
     first = grade(graded_task, sample, text)
     runs = grader.stats["reference_runs"]
-    hits = grader.cache.hits
+    hits = grader.cache_hits
     again = grade(graded_task, sample, text)
-    assert grader.stats["reference_runs"] == runs and grader.cache.hits > hits  # the cache answered
+    assert grader.stats["reference_runs"] == runs and grader.cache_hits > hits  # the cache answered
     assert first.details["efficiency"] == again.details["efficiency"]  # bit-identical counts
     assert first.status is Status.PASS  # 1.0 vs the expected 1.0000000001: within the float tolerance
 
@@ -112,7 +115,25 @@ def test_metrics_from_graded_verdicts(graded_task):
     assert m.values["speedup[MBPP]"] == 1.0
 
 
-def test_the_oracle_scores_full_marks_through_the_cli(graded_task, cli):
+def test_the_pool_follows_grade_workers_and_is_made_on_first_use(tmp_path):
+    require_engine()
+    task = new_task()
+    ctx = TaskContext(task, grade_workers=3, derived=DerivedCache(tmp_path / "derived.sqlite"))
+    task.open(ctx)
+    try:
+        assert task.grader._pool is None  # opening starts no container: a fully cached run needs none
+        verdict = grade(task, FN["HumanEval/0"], SQUARES["wrong"])
+        assert verdict.status is Status.FAIL
+        assert task.grader.pool().size == 3
+        assert task.grader.pool() is ctx.sandbox_pool("python", grader_mod.CONTAINER, recycle_after=50)
+    finally:
+        task.close()
+        ctx.close()
+    assert task.grader is None
+
+
+def test_the_oracle_scores_full_marks_through_the_cli(graded_task, cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))  # the runner's derived cache: this test's
     for split in ("function", "file"):
         cli("run", "--task", "coffe", "--model", "oracle", "--split", split, "--data", str(FIXTURE))
         rep = cli.report()
@@ -121,6 +142,13 @@ def test_the_oracle_scores_full_marks_through_the_cli(graded_task, cli):
         assert rep["record"]["grader_image"] == graded_task.grader_image
         assert rep["record"]["grader_image_id"].startswith("sha256:")  # the digest the verdicts were graded on
     assert rep["counts"]["ungradable"] == 1 and rep["counts"]["problems"] == 2
+    assert rep["record"]["task"]["args"] == {"extraction": "harness"}
+    # COFFE's own extraction is a task option: another run (its own name), the same full marks for the oracle
+    cli("run", "--task", "coffe", "--model", "oracle", "-T", "extraction=official", "--data", str(FIXTURE))
+    official = cli.report()
+    assert official["record"]["task"]["args"] == {"extraction": "official"}
+    assert official["run"].startswith("coffe-function-") and official["metrics"]["pass@1"] == 1
+    assert official["metrics"]["pass@1[HumanEval]"] == 1 and official["metrics"]["pass@1[MBPP]"] == 1
 
 
 CHEATS = {  # answers to HumanEval/0 (sum of squares) that try to fake a pass instead of computing it
@@ -152,3 +180,19 @@ CHEATS = {  # answers to HumanEval/0 (sum of squares) that try to fake a pass in
 def test_code_that_tries_to_fake_a_pass_does_not_pass(graded_task, name):
     verdict = grade(graded_task, FN["HumanEval/0"], CHEATS[name])
     assert verdict.status in (Status.FAIL, Status.ERROR), (name, verdict.details)
+
+
+def test_a_prediction_that_kills_the_sandbox_runner_gets_an_error_not_infra(graded_task, monkeypatch):
+    # The prediction runs in check.py's worker, a grandchild of the runner.  kill(1) and kill(-1) reach every
+    # process of its uid in the container: the supervisor always, and the runner too where it is not PID 1 (a
+    # pool with an init process); then the runner is lost on every attempt, which is the prediction's doing.
+    # Either way the verdict is the prediction's error, never infra.  (The lost-runner path alone, with a
+    # scripted sandbox: test_sandbox_failures.py.)
+    monkeypatch.setattr(graded_task.grader, "retry_wait_s", 0.0)
+    text = ("```python\nimport os, signal\ndef sum_of_squares(nums):\n    os.kill(1, signal.SIGKILL)\n"
+            "    os.kill(-1, signal.SIGKILL)\n```")
+    verdict = grade(graded_task, FN["HumanEval/0"], text)
+    assert verdict.status is Status.ERROR, verdict.details
+    reason = verdict.details["reason"]
+    assert "killed the sandbox runner" in reason or "killed by signal 9" in reason, reason
+    assert grade(graded_task, FN["HumanEval/0"], SQUARES["fast"]).status is Status.PASS  # the pool carries on

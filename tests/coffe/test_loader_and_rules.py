@@ -113,7 +113,7 @@ def test_shared_copy_loads_all_756_problems(shared_data):
     ungradable = [s for s in fl if s.metadata["ungradable"]]
     assert len(ungradable) == 300 and {s.metadata["dataset"] for s in ungradable} == {"APPS"}
     assert sum(len(s.reference["tests"]) for s in fl if s.reference["tests"]) == 11457
-    assert TASK.size("function") == 398 and TASK.size("file-official") == 358
+    assert TASK.size("function") == 398 and TASK.size("file") == 358
 
 
 # ------------------------------------------------------------------------------------------ comparison
@@ -171,6 +171,20 @@ def test_metrics_by_hand_at_one_sample():
     assert lo < 0.8 < hi
     lo, hi = m.intervals["speedup"]
     assert lo <= 300 / 550 <= hi
+
+
+def test_per_dataset_metrics_come_from_the_stored_metadata_and_else_from_the_id():
+    results = [
+        SampleResult("HumanEval/0", (passed(100, 50),), {"dataset": "HumanEval"}),
+        SampleResult("x/1", (FAIL,), {"dataset": "MBPP"}),  # the metadata decides, not the id
+        SampleResult("Mbpp/2", (passed(100, 100),)),  # no metadata (a run stored by an older harness): the id
+        SampleResult("y/3", (UNGRADABLE,), {"dataset": "APPS"}),
+    ]
+    m = TASK.aggregate(results, 1)
+    assert m.values["pass@1[HumanEval]"] == 1 and m.values["pass@1[MBPP]"] == pytest.approx(1 / 2)
+    assert m.counts["ungradable[APPS]"] == 1
+    assert TASK.metadata_keys == ("dataset",)
+    assert all("dataset" in s.metadata for s in TASK.samples(LoadOptions(split="file", data=str(FIXTURE))))
 
 
 def test_efficient_at_k_is_the_unbiased_estimator_over_n_samples():
