@@ -121,7 +121,8 @@ def execute_run(store: Store, task_ref: str, model: str, params: GenParams, opti
                 samples: int = 1, prompt_template: Path | None = None, run_name: str | None = None,
                 fresh: bool = False, base_url: str | None = None, concurrency: int | None = None,
                 grade_workers: int = 2, progress: bool = True, task_args: dict[str, str] | None = None,
-                judge_model: str | None = None, judge_params: GenParams | None = None) -> tuple[Runner, object]:
+                judge_model: str | None = None, judge_params: GenParams | None = None,
+                judge_base_url: str | None = None) -> tuple[Runner, object]:
     task = get_task(task_ref)
     task.split_or_default(options.split)
     options.args = task.parse_args(task_args or {})
@@ -134,7 +135,7 @@ def execute_run(store: Store, task_ref: str, model: str, params: GenParams, opti
     template, template_sha = load_template(template_path)
     adapter = make_adapter(model, params, task, base_url=base_url, concurrency=concurrency)
     judge_params = judge_params or GenParams()
-    judge = make_adapter(judge_model, judge_params, task, base_url=base_url) if judge_model else None
+    judge = make_adapter(judge_model, judge_params, task, base_url=judge_base_url) if judge_model else None
     cfg = RunConfig(task=task, adapter=adapter, params=params, options=options, template=template,
                     template_sha256=template_sha, template_path=str(template_path), samples_per_problem=samples,
                     run_name=run_name, fresh=fresh, grade_workers=grade_workers, progress=progress, judge=judge,
@@ -174,11 +175,14 @@ def execute_run(store: Store, task_ref: str, model: str, params: GenParams, opti
 @opt("--task-arg", "-T", env="HARNESS_TASK_ARG", multiple=True,
      help="Task option KEY=VALUE (repeatable); `harness describe TASK` lists a task's options.")
 @opt("--judge-model", env="HARNESS_JUDGE_MODEL",
-     help="BACKEND:NAME of the model that grades, for tasks that use a judge (same backends as --model).")
+     help="BACKEND:NAME of the model that grades, for tasks that use a judge (same backends as --model; greedy).")
+@opt("--judge-base-url", env="HARNESS_JUDGE_BASE_URL", help="OpenAI-compatible endpoint of the judge model.")
+@opt("--judge-model-arg", env="HARNESS_JUDGE_MODEL_ARG", multiple=True,
+     help="Backend-specific KEY=VALUE for the judge (repeatable), e.g. timeout=300.")
 @click.pass_context
 def run(ctx, task_ref, model, limit, samples, split, data, prompt_template, run_name, fresh, base_url,
         temperature, top_p, max_tokens, stop, seed, model_arg, concurrency, grade_workers, task_arg,
-        judge_model) -> None:
+        judge_model, judge_base_url, judge_model_arg) -> None:
     """Evaluate MODEL on TASK and store every response and verdict as it is produced.
 
     Run the same command again to resume: finished samples are skipped, responses already
@@ -190,11 +194,17 @@ def run(ctx, task_ref, model, limit, samples, split, data, prompt_template, run_
     try:
         runner, summary = execute_run(store, task_ref, model, params, options, samples, prompt_template, run_name,
                                       fresh, base_url, concurrency, grade_workers,
-                                      task_args=_pairs(task_arg, "--task-arg"), judge_model=judge_model)
+                                      task_args=_pairs(task_arg, "--task-arg"), judge_model=judge_model,
+                                      judge_base_url=judge_base_url,
+                                      judge_params=GenParams(extra=tuple(sorted(_pairs(judge_model_arg,
+                                                                                       "--judge-model-arg").items()))))
     except RunConflict as exc:
         raise HarnessError(str(exc)) from exc
     except (TaskError, ModelError) as exc:
         raise HarnessError(str(exc)) from exc
+    except KeyboardInterrupt:  # before the run started (loading a model, waiting for another process)
+        click.echo("\nInterrupted before any sample ran; nothing was lost.", err=True)
+        ctx.exit(EXIT_INTERRUPTED)
     if summary.interrupted:
         click.echo(f"\nInterrupted. Finished samples are saved in {store.path}.\n"
                    f"Resume with the same command (run {summary.run}).", err=True)
@@ -280,7 +290,9 @@ def show(ctx, run_name, sample_id, fmt) -> None:
         for msg in a["prompt"]:
             click.secho(f"-- prompt ({msg['role']})", fg="cyan")
             click.echo(msg["content"].rstrip())
-        facts = a["response_facts"]
+        facts = list(a["response_facts"])
+        if a["usage"].get("finish_reason"):
+            facts.append(f"finish reason: {a['usage']['finish_reason']}")
         click.secho("-- response" + (f" ({', '.join(facts)})" if facts else ""), fg="cyan")
         if "none" in facts:
             click.echo("(no response was stored: the model gave none; see the verdict's reason)")

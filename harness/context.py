@@ -43,27 +43,42 @@ class TaskContext:
         self.closed = False
 
     # --- sandboxes ------------------------------------------------------------------------------------
-    def sandbox_pool(self, recipe: str = "python", limits: ContainerLimits | None = None, *,
-                     recycle_after: int = 50, allow_perf: bool = False) -> WarmPool:
-        """A warm pool of `grade_workers` containers of the image built from `sandboxes/<recipe>/` (built on
-        first use). The same arguments give the same pool; the context closes it."""
-        from .sandbox import ContainerLimits, WarmPool, ensure_image
+    def sandbox_pool(self, image: str = "python", limits: ContainerLimits | None = None, *,
+                     recycle_after: int | None = None, allow_perf: bool = False) -> WarmPool:
+        """A warm pool of `grade_workers` containers. `image` is a recipe name (`sandboxes/<recipe>/`, built on
+        first use) or an image reference with a tag (`repo:tag`, which must exist locally: an instance image).
+        The same arguments give the same pool; the context closes it (or `release_pool`, sooner)."""
+        from .sandbox import ContainerLimits, InfraError, WarmPool, ensure_image
+        from .sandbox.images import image_id
 
         limits = limits or ContainerLimits()
-        key = (recipe, limits, recycle_after, allow_perf)
+        key = (image, limits, recycle_after, allow_perf)
         with self._lock:
             if self.closed:
-                from .sandbox import InfraError
-
                 raise InfraError("the run is over: its sandboxes are closed")
             pool = self._pools.get(key)
             if pool is None:
-                image = ensure_image(recipe, log=self.log)
-                self._image_ids[image.tag] = image.id
-                pool = WarmPool(image.tag, limits, size=self.grade_workers, recycle_after=recycle_after,
-                                allow_perf=allow_perf, image_id=image.id)
+                if ":" in image:
+                    tag, digest = image, image_id(image)
+                    if digest is None:
+                        raise InfraError(f"sandbox image {image!r} is not on this machine (or no engine answers)")
+                else:
+                    built = ensure_image(image, log=self.log)
+                    tag, digest = built.tag, built.id
+                self._image_ids[tag] = digest
+                extra = {} if recycle_after is None else {"recycle_after": recycle_after}
+                pool = WarmPool(tag, limits, size=self.grade_workers, allow_perf=allow_perf, image_id=digest,
+                                **extra)
                 self._pools[key] = pool
             return pool
+
+    def release_pool(self, image: str) -> None:
+        """Close the pools of one image now (a per-instance image whose samples are done)."""
+        with self._lock:
+            keys = [k for k in self._pools if k[0] == image]
+            pools = [self._pools.pop(k) for k in keys]
+        for pool in pools:
+            pool.close()
 
     def image_id(self, tag: str) -> str:
         """The digest of a local image; a harness recipe's image (`harness-<recipe>:<hash>`) is built where

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 
+from .inflight import InFlight
 from .keys import model_key, response_key
 from .models import ModelAdapter
 from .store import Store
@@ -18,9 +19,12 @@ _JUDGE_SAMPLE = Sample(id="judge", inputs={})
 
 
 class Judge:
-    def __init__(self, adapter: ModelAdapter, params: GenParams, store: Store):
+    def __init__(self, adapter: ModelAdapter, params: GenParams, store: Store, in_flight: InFlight | None = None,
+                 fresh: bool = False):
         self.adapter = adapter
         self.store = store
+        self.in_flight = in_flight or InFlight()
+        self.fresh = fresh  # --fresh: ask again, whatever the store has
         self.key = model_key(adapter.fingerprint(), params)
         self.spec = adapter.spec
         self.calls = 0  # requests that reached the model (cache misses)
@@ -31,10 +35,10 @@ class Judge:
         as `Response.failed(reason)` after the adapter's bounded retries; graders make that an infra verdict."""
         pkey = prompt.key()
         rkey = response_key(self.key, pkey, attempt)
-        cached = self.store.response_texts([rkey])
+        cached = {} if self.fresh else self.store.response_texts([rkey])
         if rkey in cached:
             return Response(cached[rkey])
-        with self._slots:
+        with self._slots, self.in_flight.track(f"{self.spec} (judge)"):
             try:
                 out = self.adapter.generate([Request(_JUDGE_SAMPLE, prompt, (attempt,))])[0][0]
             except Exception as exc:  # an adapter bug: the grader's verdict becomes infra, retried on resume

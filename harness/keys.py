@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,10 @@ def code_hash(folder: Path) -> str:
     Computed by the engine, so an edited grader can never reuse verdicts of the old one."""
     folder = Path(folder)
     h = hashlib.sha256()
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and not _skipped(p.relative_to(folder)))
+    if folder.is_file():  # a task that is one module
+        folder, files = folder.parent, [folder]
+    else:
+        files = sorted(p for p in folder.rglob("*") if p.is_file() and not _skipped(p.relative_to(folder)))
     for path in files:
         rel = path.relative_to(folder).as_posix().encode("utf-8")
         data = path.read_bytes()
@@ -68,9 +72,25 @@ def _skipped(rel: Path) -> bool:
             or rel.suffix in _NOT_CODE_SUFFIXES)
 
 
+# The harness's own code that decides verdicts for every task: exit-code grading, sandbox requests and results,
+# and the runner's rule for answers that cannot be extracted (RULES below).
+_GRADING_MODULES = ("sandbox/grading.py", "sandbox/request.py", "sandbox/result.py")
+RULES = "unextractable-is-error/1"
+
+
+@functools.lru_cache(maxsize=1)
+def harness_grading_hash() -> str:
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256(RULES.encode())
+    for rel in _GRADING_MODULES:
+        h.update((root / rel).read_bytes())
+    return h.hexdigest()
+
+
 def task_key(name: str, version: str, code: str, grading_args: dict[str, Any]) -> str:
-    """What identifies a task's grading: name, version, code hash and the options that change verdicts."""
-    return stable_hash("task", name, version, code, grading_args)
+    """What identifies a task's grading: name, version, code hash, the options that change verdicts, and the
+    harness's own grading code."""
+    return stable_hash("task", name, version, code, grading_args, harness_grading_hash())
 
 
 def verdict_key(task: str, sample: str, canonical_answer: str, grader: Any) -> str:

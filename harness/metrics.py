@@ -176,12 +176,29 @@ def pass_fail_metrics(results: Iterable[SampleResult], group_keys: Sequence[str]
         groups.append({k: r.metadata.get(k) for k in group_keys})
     metrics = Metrics(counts={"problems": len(attempts), "attempts": sum(attempts), "passed": sum(correct),
                               "ungradable": ungradable})
-    for name, (value, interval) in pass_at_k_table(attempts, correct).items():
+    for name, (value, interval) in _pass_at_every_k(attempts, correct).items():
         metrics.add(name, value, interval)
     for key in group_keys:
         for label in sorted({str(g[key]) for g in groups if g[key] is not None}):
             rows = [i for i, g in enumerate(groups) if g[key] is not None and str(g[key]) == label]
-            table = pass_at_k_table([attempts[i] for i in rows], [correct[i] for i in rows])
+            table = _pass_at_every_k([attempts[i] for i in rows], [correct[i] for i in rows])
             for name, (value, interval) in table.items():
                 metrics.add(f"{name}[{key}={label}]", value, interval)
     return metrics
+
+
+def _pass_at_every_k(attempts: list[int], correct: list[int]) -> dict[str, tuple[float, tuple[float, float]]]:
+    """pass@k for every k from 1 to the fewest attempts any problem has (for n > 10: the standard k up to n),
+    Wilson interval when every problem has one attempt, else a percentile bootstrap over problems."""
+    if not attempts:
+        return {}
+    if max(attempts) == 1:
+        return pass_at_k_table(attempts, correct)
+    n = min(attempts)
+    ks = range(1, n + 1) if n <= 10 else standard_ks(n)
+    out = {}
+    for k in ks:
+        per_problem = np.array([pass_at_k(a, c, k) for a, c in zip(attempts, correct)])
+        interval = bootstrap_interval(lambda W, x=per_problem: W @ x / len(x), len(per_problem))
+        out[f"pass@{k}"] = (float(per_problem.mean()), interval)
+    return out

@@ -77,6 +77,9 @@ def plugin_names() -> list[str]:
 def get_task(ref: str) -> Task:
     """A task by built-in name, by plug-in name, or by folder path (anything containing a slash or a dot)."""
     if ref in builtin_names():
+        if ref in plugin_names():
+            raise TaskError(f"an installed plug-in is named {ref!r} like a built-in task; rename the plug-in's "
+                            f"entry point (group {PLUGIN_GROUP})")
         return load_task_folder(builtin_tasks_dir() / ref)
     for ep in entry_points(group=PLUGIN_GROUP):
         if ep.name == ref:

@@ -68,9 +68,8 @@ def summarize(store: Store, run: RunRow, task: Task | None = None, recompute: bo
         first = store.metrics(run.name) is None
         stored = compute_metrics(store, run, task, save=first)
         source = "recomputed" if recompute else "computed now (the run had none stored)"
-    counts = {s: 0 for s in STATUSES}
+    counts = {s: 0 for s in STATUSES}  # attempts by verdict status; the aggregate's own counts are apart
     counts.update(store.status_counts(run.name))
-    counts.update(stored.counts)
     complete, seen = store.coverage(run.name)
     total = run.record.get("samples_total")
     return {
@@ -83,6 +82,7 @@ def summarize(store: Store, run: RunRow, task: Task | None = None, recompute: bo
         "metrics": stored.values,
         "intervals": stored.intervals,
         "counts": counts,
+        "metric_counts": stored.counts,
         "responses": store.response_fact_counts(run.name),
         "metrics_source": {"how": source, "aggregate_sha256": stored.aggregate_sha256},
         "record": run.record,
@@ -96,12 +96,12 @@ def coverage_note(summary: dict[str, Any]) -> str | None:
         return None
     cov = summary.get("coverage") or {}
     total = cov.get("samples_total")
-    of = f" of {total}" if total else " (the data was not read to the end)"
+    of = f"{cov.get('samples_complete', 0)} of {total} samples" if total else \
+        f"{cov.get('samples_complete', 0)} samples (the data was not read to the end)"
     hint = {"interrupted": "resume with the same command", "incomplete": "infra failures remain: run the same "
             "command again to retry them", "running": "its process is still running", "failed": "it stopped on an "
             "error; fix it and run the same command to resume"}.get(status, "")
-    return (f"note: run {summary['run']} is {status}: its metrics cover {cov.get('samples_complete', 0)}{of} "
-            f"samples" + (f"; {hint}" if hint else ""))
+    return f"note: run {summary['run']} is {status}: its metrics cover {of}" + (f"; {hint}" if hint else "")
 
 
 def headline(summary: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,8 @@ from typing import Callable
 
 
 def lock_path(store_path: Path, run: str) -> Path:
-    digest = hashlib.sha256(run.encode("utf-8")).hexdigest()[:24]
+    """One lock per (store, run): runs of the same name in two stores of one folder do not block each other."""
+    digest = hashlib.sha256(f"{Path(store_path).resolve()}\0{run}".encode("utf-8")).hexdigest()[:24]
     return Path(store_path).parent / "locks" / f"{digest}.lock"
 
 

@@ -19,19 +19,22 @@ stops at once; the run stays resumable.
 from __future__ import annotations
 
 import queue
+import signal
 import sys
 import threading
 import time
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import jinja2
 
 from . import __version__
 from .context import TaskContext
+from .inflight import InFlight
 from .keys import model_key, response_key, sample_hash, task_key, verdict_key
 from .models import ModelAdapter
 from .provenance import git_revision
@@ -42,6 +45,7 @@ from .task import LoadOptions, Task, TaskError
 from .types import Answer, GenParams, Prompt, Request, Response, Sample, Status, Verdict, stable_hash
 
 _END = object()
+STOP_GRACE_S = 5.0  # after Ctrl-C: how long the samples being graded may take to finish
 HANG_WARN_S = 30.0  # a line on the display when the model has not answered for this long
 HANG_REPEAT_S = 60.0
 BATCH = 32  # items per hand-off between the first stages (queues carry lists, not single items)
@@ -103,7 +107,10 @@ class _Item:
     idx: int
     response_key: str
     response: Response
-    response_cached: bool
+    response_cached: bool  # already in the store (a cache hit, or saved ahead of grading)
+
+    def __post_init__(self) -> None:
+        self.facts = tuple(response_facts(self.response)) if not self.response_cached else ()
 
 
 class RunConflict(Exception):
@@ -179,9 +186,9 @@ class Runner:
         self._errors: list[BaseException] = []
         self._bar = None
         self.ctx: TaskContext | None = None
-        self._inflight: dict[int, tuple[float, int]] = {}  # generation thread -> (call started, requests in it)
-        self._inflight_lock = threading.Lock()
+        self.in_flight = InFlight()  # model calls waiting for an answer (the model's and the judge's)
         self._done = threading.Event()
+        self._hurry = threading.Event()  # a second Ctrl-C: stop waiting for anything
         self._waiting = ""
 
     # --- orchestration ------------------------------------------------------------------------------
@@ -195,6 +202,7 @@ class Runner:
         now = time.time()
         if self.cfg.fresh:
             self.store.clear_results(self.name)
+        self.store.delete_metrics(self.name)  # this session changes the results: metrics are saved when it ends
         self.store.save_run(
             RunRow(self.name, self.cfg.task.name, self.cfg.task.split_or_default(self.cfg.options.split),
                    self.cfg.adapter.spec, self.config_key, self.cfg.samples_per_problem, self.record,
@@ -205,10 +213,17 @@ class Runner:
         from .judge import Judge
 
         cfg = self.cfg
-        judge = Judge(cfg.judge, cfg.judge_params, self.store) if cfg.judge is not None else None
+        judge = None
+        if cfg.judge is not None:
+            judge = Judge(cfg.judge, cfg.judge_params, self.store, in_flight=self.in_flight, fresh=cfg.fresh)
         self.ctx = TaskContext(cfg.task, grade_workers=cfg.grade_workers, args=cfg.options.args, judge=judge,
                                log=self._log)
-        cfg.task.open(self.ctx)
+        try:
+            cfg.task.open(self.ctx)
+        except TaskError:
+            raise
+        except Exception as exc:  # e.g. an image that cannot be built, a judge that cannot be reached
+            raise TaskError(f"task {cfg.task.name!r} could not open: {_one_line(exc)}") from exc
 
     def _close_task(self) -> None:
         try:
@@ -231,7 +246,7 @@ class Runner:
         self.prepare()
         started = time.monotonic()
         self._open_progress()
-        stages: list[tuple[list[threading.Thread], queue.Queue, float]] = []
+        stages: list[tuple[list[threading.Thread], queue.Queue]] = []
         monitor = threading.Thread(target=self._monitor, name="monitor", daemon=True)
         monitor.start()
         try:
@@ -242,28 +257,27 @@ class Runner:
             graders = [self._thread(self._grade, f"grade-{i}") for i in range(self.cfg.grade_workers)]
             writer = [self._thread(self._write, "writer")]
             # in pipeline order: each stage gets its end markers once the stage feeding it has finished
-            stages = [(gens, self.gen_q, 5.0), (lookup, self.grade_q, 30.0), (graders, self.item_q, 30.0),
-                      (writer, self.write_q, 30.0)]
+            stages = [(gens, self.gen_q), (lookup, self.grade_q), (graders, self.item_q), (writer, self.write_q)]
             self._join(producer)
-            self._end_stages(stages, patient=True)
+            for threads, q in stages:
+                for _ in threads:
+                    self._put(q, _END, force=True)
+                self._join(threads)
         except Exception:
             self.store.set_run_status(self.name, "failed")
+            self._done.set()
+            with _sigint_deferred(self._hurry):
+                self._close_all()
             raise
         except KeyboardInterrupt:
             self.summary.interrupted = True
             self.stop.set()
-            try:  # let the pipeline drain what it already has: generated items are graded and written
-                self._end_stages(stages, patient=False)
-            except KeyboardInterrupt:  # a second Ctrl-C: stop now; the run stays resumable
-                pass
-        finally:
-            self._done.set()
-            try:
-                self._close_task()
-            finally:
-                self.cfg.adapter.close()
-                if self._bar is not None:
-                    self._bar.close()
+            self.store.set_run_status(self.name, "interrupted")
+            with _sigint_deferred(self._hurry):  # a second Ctrl-C only cuts the waiting short
+                self._wind_down(stages)
+        self._done.set()
+        with _sigint_deferred(self._hurry):
+            self._close_all()
         self.summary.elapsed = time.monotonic() - started
         if self._errors:
             self.store.set_run_status(self.name, "failed")
@@ -275,6 +289,53 @@ class Runner:
         self.store.set_run_status(self.name, status)
         self._save_metrics()
         return self.summary
+
+    def _close_all(self) -> None:
+        try:
+            self._close_task()
+        finally:
+            self.cfg.adapter.close()
+            if self._bar is not None:
+                self._bar.close()
+                self._bar = None
+
+    def _wind_down(self, stages: list[tuple[list[threading.Thread], queue.Queue]]) -> None:
+        """After Ctrl-C: queued work is dropped (its new responses are kept in the store, so a resume does not
+        ask the model again), model calls in flight are abandoned, samples being graded get STOP_GRACE_S to
+        finish (then the context's close kills their sandboxes), and the writer commits what is finished."""
+        deadline = time.monotonic() + STOP_GRACE_S
+        for threads, q in stages:
+            writer = q is self.write_q
+            if not writer:
+                self._park_queue(q)
+            for _ in threads:
+                self._put(q, _END, force=True, deadline=None if writer else deadline)
+            for t in threads:
+                while t.is_alive() and not self._hurry.is_set() and (writer or time.monotonic() < deadline):
+                    t.join(timeout=0.1)
+
+    def _park_queue(self, q: queue.Queue) -> None:
+        """Empty a queue, keeping the new responses of the items in it."""
+        while True:
+            try:
+                work = q.get_nowait()
+            except queue.Empty:
+                return
+            if work is _END:
+                continue
+            if q is self.grade_q:
+                self._park([it for it in work])
+            elif q is self.item_q:
+                self._park(work[0])
+
+    def _park(self, items: list[_Item]) -> None:
+        """Save the new responses of items that will not be graded in this session."""
+        fresh = [(it.response_key, it.prompt_key, it.prompt, it.response) for it in items
+                 if not it.response_cached and it.response.error is None]
+        if fresh:
+            self.store.save_responses(fresh)
+            for it in items:
+                it.response_cached = True
 
     def _thread(self, fn, name: str) -> threading.Thread:
         def guarded():
@@ -316,20 +377,6 @@ class Runner:
         from .report import compute_metrics
 
         compute_metrics(self.store, self.store.get_run(self.name), self.cfg.task, save=True)
-
-    def _end_stages(self, stages: list[tuple[list[threading.Thread], queue.Queue, float]], patient: bool) -> None:
-        """Send each stage one end marker per thread and wait for it. An interrupted run waits at most the
-        stage's grace period (a model call that hangs must not hold up the exit) and drops the generation
-        batches not yet started."""
-        for threads, q, grace in stages:
-            deadline = None if patient else time.monotonic() + grace
-            if not patient and q is self.gen_q:
-                _drain(q)
-            for _ in threads:
-                self._put(q, _END, force=True, deadline=deadline)
-            for t in threads:
-                while t.is_alive() and (deadline is None or time.monotonic() < deadline):
-                    t.join(timeout=0.2)
 
     def _join(self, threads: list[threading.Thread]) -> None:
         for t in threads:
@@ -454,19 +501,14 @@ class Runner:
     def _generate_batch(self, batch: list[tuple[int, Request, str, str]]) -> None:
         adapter = self.cfg.adapter
         requests = [req for _, req, _, _ in batch]
-        me = threading.get_ident()
-        with self._inflight_lock:
-            self._inflight[me] = (time.monotonic(), sum(len(r.indices) for r in requests))
         try:
-            responses = adapter.generate(requests)
+            with self.in_flight.track(adapter.spec, sum(len(r.indices) for r in requests)):
+                responses = adapter.generate(requests)
             if len(responses) != len(requests):
                 raise RuntimeError(f"adapter returned {len(responses)} results for {len(requests)} requests")
         except Exception as exc:  # an adapter bug or an unexpected provider failure: ours, retried on resume
             reason = f"model adapter raised {type(exc).__name__}: {exc}"
             responses = [[Response.failed(reason) for _ in req.indices] for req in requests]
-        finally:
-            with self._inflight_lock:
-                self._inflight.pop(me, None)
         items = []
         for (ordinal, req, pkey, shash), outs in zip(batch, responses):
             for i, resp in zip(req.indices, outs):
@@ -477,47 +519,58 @@ class Runner:
 
     def _lookup(self) -> None:
         """Extract each list's answers and look up their cached verdicts in one query: hits (and responses that
-        need no grading) go to the writer, the rest one by one to the grading workers."""
+        need no grading) go to the writer; the rest go to the grading workers, one answer at a time (attempts
+        with the same answer are graded once), their new responses saved first, so that a run stopped or
+        killed while they are graded does not ask the model again."""
         while True:
             items = self.grade_q.get()
             if items is _END:
                 return
+            if self.stop.is_set():
+                self._park(items)
+                continue
             prepared = [self._extract(item) for item in items]
             keys = [p[1] for p in prepared if not isinstance(p, ResultWrite)]
             cached = {} if self.cfg.fresh else self.store.verdicts(keys)
-            ready = []
+            ready, work = [], {}
             for item, p in zip(items, prepared):
                 if isinstance(p, ResultWrite):
                     ready.append(p)
                 elif p[1] in cached:
                     ready.append(self._result(item, p[0], p[1], cached[p[1]], cached=True))
                 else:
-                    self._put(self.item_q, (item, *p), force=True)
+                    work.setdefault(p[1], ([], p[0]))[0].append(item)
             if ready:
                 self._put(self.write_q, ready, force=True)
+            self._park([it for group, _ in work.values() for it in group])
+            for vkey, (group, answer) in work.items():
+                self._put(self.item_q, (group, answer, vkey), force=True)
 
     def _grade(self) -> None:
-        """Grade one sample at a time: --grade-workers of these run at once."""
+        """Grade one answer at a time: --grade-workers of these run at once."""
         while True:
             work = self.item_q.get()
             if work is _END:
                 return
-            item, answer, vkey = work
+            if self.stop.is_set():
+                continue  # stopping: not graded this session (its responses are in the store)
+            group, answer, vkey = work
+            first = group[0]
             try:
-                verdict = self.cfg.task.grade(item.sample, answer)
+                verdict = self.cfg.task.grade(first.sample, answer)
                 if not isinstance(verdict, Verdict):
                     raise TypeError(f"grade() returned {type(verdict).__name__}, not a Verdict")
-                result = self._result(item, answer, vkey, verdict, cached=False)
+                results = [self._result(it, answer, vkey, verdict, cached=i > 0) for i, it in enumerate(group)]
             except Exception as exc:  # a grader bug is ours, never the model's: infra, retried on resume
-                result = self._infra(item, f"grader raised {_one_line(exc)} (sample {item.sample.id})",
-                                     item.response_key)
-            self._put(self.write_q, [result], force=True)
+                reason = f"grader raised {_one_line(exc)} (sample {first.sample.id})"
+                results = [self._infra(it, reason, it.response_key) for it in group]
+            self._put(self.write_q, results, force=True)
 
     def _common(self, item: _Item) -> dict[str, Any]:
         meta = item.sample.metadata
         return dict(run=self.name, sample_id=item.sample.id, idx=item.idx, ordinal=item.ordinal,
                     prompt=item.prompt, prompt_key=item.prompt_key, sample_hash=item.sample_hash,
-                    metadata={k: meta.get(k) for k in self.cfg.task.metadata_keys})
+                    metadata={k: meta.get(k) for k in self.cfg.task.metadata_keys}, facts=item.facts)
 
     def _infra(self, item: _Item, reason: str, response_key: str | None) -> ResultWrite:
         """An infra verdict: ours or the provider's, never cached, retried on resume."""
@@ -572,40 +625,35 @@ class Runner:
                 self.store.write_results(batch)
                 for it in batch:
                     counts[it.verdict.status.value] = counts.get(it.verdict.status.value, 0) + 1
-                    if it.response is not None:
-                        for fact in response_facts(it.response):
-                            self.summary.facts[fact] = self.summary.facts.get(fact, 0) + 1
+                    for fact in it.facts:
+                        self.summary.facts[fact] = self.summary.facts.get(fact, 0) + 1
                 self._advance(len(batch))
             if ended:
                 return
 
     # --- progress -----------------------------------------------------------------------------------
-    def in_flight(self) -> tuple[int, float]:
-        """(model requests in flight, seconds the oldest call has waited)."""
-        now = time.monotonic()
-        with self._inflight_lock:
-            calls = list(self._inflight.values())
-        if not calls:
-            return 0, 0.0
-        return sum(n for _, n in calls), max(now - t for t, _ in calls)
-
     def _monitor(self) -> None:
-        """Every second: requests in flight and the oldest one's wait on the progress bar; a line when the
-        model has not answered for HANG_WARN_S (and again every HANG_REPEAT_S), so a hang shows in seconds."""
+        """Every second: requests in flight and the oldest one's wait on the progress bar; a line when a model
+        (or the judge) has not answered for HANG_WARN_S, and again every HANG_REPEAT_S, so a hang shows in
+        seconds."""
         timeout = getattr(getattr(self.cfg.adapter, "policy", None), "timeout", None)
-        warned_at = 0.0
+        warned: dict[str, float] = {}
         while not self._done.wait(1.0):
-            n, oldest = self.in_flight()
+            calls = self.in_flight.snapshot()
+            n, oldest = sum(c for c, _ in calls.values()), max((o for _, o in calls.values()), default=0.0)
             self._waiting = f"in flight {n}, oldest {oldest:.0f}s" if n and oldest >= 2 else ""
             if self._bar is not None:
                 self._advance(0)
-            if n and oldest >= HANG_WARN_S and (not warned_at or oldest - warned_at >= HANG_REPEAT_S):
-                warned_at = oldest
-                limit = f" (time-out {timeout:g} s per request, then retried)" if timeout else ""
-                self._log(f"waiting on {self.cfg.adapter.spec}: {n} request(s) in flight, the oldest for "
-                          f"{oldest:.0f} s{limit}")
-            elif not n:
-                warned_at = 0.0
+            for who, (count, age) in calls.items():
+                last = warned.get(who, 0.0)
+                if age >= HANG_WARN_S and (not last or age - last >= HANG_REPEAT_S):
+                    warned[who] = age
+                    limit = f" (time-out {timeout:g} s per request, then retried)" if timeout and \
+                        who == self.cfg.adapter.spec else ""
+                    self._log(f"waiting on {who}: {count} request(s) in flight, the oldest for {age:.0f} s{limit}")
+            for who in list(warned):
+                if who not in calls:
+                    del warned[who]
 
     def _open_progress(self) -> None:
         if not self.cfg.progress:
@@ -633,9 +681,15 @@ class Runner:
             self._bar.update(n)
 
 
-def _drain(q: queue.Queue) -> None:
-    while True:
-        try:
-            q.get_nowait()
-        except queue.Empty:
-            return
+@contextmanager
+def _sigint_deferred(hurry: threading.Event) -> Iterator[None]:
+    """While closing or winding down (main thread only): Ctrl-C sets `hurry` instead of raising, so that pools
+    are always closed and the run is always left resumable."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: hurry.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

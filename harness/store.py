@@ -125,6 +125,7 @@ class ResultWrite:
     verdict_cached: bool
     sample_hash: str = ""
     metadata: dict[str, Any] | None = None  # the sample's declared metadata (written with its first attempt)
+    facts: tuple[str, ...] = ()  # what the runner noticed about a new response (missing, empty, truncated)
 
 
 @dataclass(frozen=True)
@@ -264,13 +265,18 @@ class Store:
 
     def save_response(self, key: str, prompt_key: str, prompt: Prompt, response: Response) -> None:
         """One response outside a run's results (the judge's)."""
+        self.save_responses([(key, prompt_key, prompt, response)])
+
+    def save_responses(self, rows: list[tuple[str, str, Prompt, Response]]) -> None:
+        """Responses (key, prompt key, prompt, response) saved ahead of their results, in one transaction."""
+        now = time.time()
         conn = self.connect()
         conn.execute("BEGIN")
         try:
-            conn.execute("INSERT OR IGNORE INTO prompts VALUES (?, ?)",
-                         (prompt_key, json.dumps(prompt.messages, ensure_ascii=False)))
-            conn.execute("INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?)",
-                         (key, response.text, json.dumps(response.usage), time.time()))
+            conn.executemany("INSERT OR IGNORE INTO prompts VALUES (?, ?)",
+                             [(pk, json.dumps(p.messages, ensure_ascii=False)) for _, pk, p, _ in rows])
+            conn.executemany("INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?)",
+                             [(k, r.text, json.dumps(r.usage), now) for k, _, _, r in rows])
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -283,6 +289,9 @@ class Store:
             "INSERT OR REPLACE INTO run_metrics VALUES (?, ?, ?, ?, ?, ?)",
             (run, json.dumps(values), json.dumps({k: list(v) for k, v in intervals.items()}), json.dumps(counts),
              aggregate_sha256, time.time()))
+
+    def delete_metrics(self, run: str) -> None:
+        self.connect().execute("DELETE FROM run_metrics WHERE run = ?", (run,))
 
     def metrics(self, run: str) -> StoredMetrics | None:
         row = self.connect().execute(

@@ -186,9 +186,17 @@ class Task(ABC):
 
     @functools.cached_property
     def code_hash(self) -> str:
+        """sha256 of the task's code: its folder when it is a task folder (a package holding the Task's module),
+        else the one module file that defines the Task (a plug-in module in site-packages)."""
+        import sys
+
         from .keys import code_hash
 
-        return code_hash(self.folder)
+        module_file = Path(getattr(sys.modules.get(type(self).__module__), "__file__", None) or self.folder)
+        folder = self.folder.resolve()
+        if (folder / "__init__.py").is_file() and folder in module_file.resolve().parents:
+            return code_hash(folder)
+        return code_hash(module_file)
 
     # --- prompt templates ----------------------------------------------------------------------------
     def template_path(self) -> Path:

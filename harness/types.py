@@ -13,9 +13,29 @@ from typing import Any
 
 
 def stable_hash(*parts: Any) -> str:
-    """A sha256 over the canonical JSON of the parts: the key of every cache in the store."""
-    blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    """A sha256 over the canonical JSON of the parts: the key of every cache in the store. Values JSON cannot
+    hold are turned into what they contain (arrays into lists, sets sorted, paths and enums into text); anything
+    else is refused, so that two different values can never hash alike."""
+    blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_jsonable)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _jsonable(value: Any) -> Any:
+    import dataclasses
+    import pathlib
+
+    if hasattr(value, "tolist"):  # numpy arrays and scalars
+        return value.tolist()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=lambda v: json.dumps(v, sort_keys=True, default=_jsonable))
+    if isinstance(value, (bytes, bytearray)):
+        return {"bytes": bytes(value).hex()}
+    if isinstance(value, (pathlib.PurePath, enum.Enum)):
+        return str(value.value if isinstance(value, enum.Enum) else value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    raise TypeError(f"cannot key a value of type {type(value).__name__} ({value!r:.60}): give samples and "
+                    f"options plain JSON values (str, numbers, lists, dicts)")
 
 
 @dataclass(frozen=True)

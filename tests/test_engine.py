@@ -180,9 +180,10 @@ def test_a_store_made_by_the_previous_harness_is_migrated_and_reads(cli, tmp_pat
     assert rep["metrics_source"]["how"].startswith("computed now")
     assert sqlite3.connect(old).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert cli.report("tmbench-default-oracle-a89f279f")["metrics_source"]["how"] == "stored"
-    shown = json.loads(cli("show", "tmbench-default-oracle-a89f279f", "tmbench_0", "--format", "json",
-                           ok=False).stdout or "{}")
-    assert not shown or shown["attempts"][0]["status"] == "pass"
+    first = "1153d42477e0cc86438b2948fb1485038dfae975fecdca7071c7112a7b5fde59"  # TMBench ids are hashes
+    shown = json.loads(cli("show", "tmbench-default-oracle-a89f279f", first, "--format", "json").stdout)
+    assert shown["attempts"][0]["status"] == "pass" and shown["attempts"][0]["response_facts"] == []
+    assert "Step 0" in shown["attempts"][0]["response"]
 
 
 def test_a_store_of_a_newer_harness_is_refused(cli, tmp_path):

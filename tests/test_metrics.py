@@ -71,3 +71,23 @@ def test_paired_comparison_of_identical_runs_finds_no_difference():
 def test_paired_comparison_needs_shared_problems():
     with pytest.raises(ValueError):
         paired_comparison({"a": 1.0}, {"b": 1.0})
+
+
+def test_default_pass_fail_metrics_by_hand():
+    from harness.metrics import pass_fail_metrics
+    from harness.types import SampleResult, Status, Verdict
+
+    p, f, u = Verdict(Status.PASS, 1.0), Verdict(Status.FAIL, 0.0), Verdict(Status.UNGRADABLE, 0.0)
+    results = [SampleResult("a", (p, f, f), {"lang": "go"}), SampleResult("b", (p, p, p), {"lang": "py"}),
+               SampleResult("c", (f, f, f), {"lang": "py"}), SampleResult("d", (u,), {"lang": "py"})]
+    m = pass_fail_metrics(results, ("lang",))
+    # pass@1 = mean of c/n = (1/3 + 1 + 0) / 3; pass@2 for a = 1 - C(2,2)/C(3,2) = 2/3; pass@3 for a = 1
+    assert m.values["pass@1"] == pytest.approx((1 / 3 + 1) / 3)
+    assert m.values["pass@2"] == pytest.approx((2 / 3 + 1) / 3)
+    assert m.values["pass@3"] == pytest.approx(2 / 3)
+    assert m.values["pass@1[lang=go]"] == pytest.approx(1 / 3) and m.values["pass@1[lang=py]"] == 0.5
+    assert m.counts == {"problems": 3, "attempts": 9, "passed": 4, "ungradable": 1}
+    lo, hi = m.intervals["pass@1"]
+    assert 0 <= lo < m.values["pass@1"] < hi <= 1
+    one = pass_fail_metrics([SampleResult("a", (p,)), SampleResult("b", (f,))])
+    assert one.values == {"pass@1": 0.5} and one.intervals["pass@1"] == pytest.approx((0.0945, 0.9055), abs=1e-4)

@@ -74,7 +74,7 @@ def test_running_again_resumes_and_extends(cli):
     second = cli("run", "--task", ECHO, "--model", "oracle", "--limit", "25")
     assert "10 attempts were already done" in second.stderr
     rep = cli.report()
-    assert rep["counts"]["pass"] == 25 and rep["counts"]["problems"] == 25
+    assert rep["counts"]["pass"] == 25 and rep["metric_counts"]["problems"] == 25
 
 
 def test_responses_and_verdicts_are_reused_and_fresh_ignores_them(tmp_path):
@@ -249,3 +249,40 @@ def test_moving_the_predictions_file_keeps_the_run(cli, tmp_path):
     moved = first.rename(tmp_path / "elsewhere" / "a.jsonl")
     again = cli("run", "--task", ECHO, "--model", f"replay:{moved}", "--limit", "4", "--run-name", "mine")
     assert "4 attempts were already done" in again.stderr
+
+
+def test_ctrl_c_while_samples_are_being_graded_stops_within_seconds(tmp_path):
+    store = tmp_path / "slow.sqlite"
+    env = {"ECHO_TASK_SIZE": "20", "ECHO_TASK_DELAY": "30"}
+    proc = _start(store, "--task", ECHO, "--model", "oracle", "--run-name", "slow", env_extra=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (store.exists() and Store(store).get_run("slow")):
+        time.sleep(0.1)
+    time.sleep(1.0)  # both graders are now inside a 30 s grade
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert time.monotonic() - sent < 12
+    assert proc.returncode == 130 and "Resume with the same command" in err
+    assert Store(store).get_run("slow").status == "interrupted"
+    # what was generated is kept: resuming asks the model nothing again
+    kept = sqlite3.connect(store).execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+    assert kept >= 2
+
+
+def test_a_second_ctrl_c_cuts_the_wait_short(tmp_path):
+    store = tmp_path / "slow.sqlite"
+    env = {"ECHO_TASK_SIZE": "20", "ECHO_TASK_DELAY": "30"}
+    proc = _start(store, "--task", ECHO, "--model", "oracle", "--run-name", "slow", env_extra=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (store.exists() and Store(store).get_run("slow")):
+        time.sleep(0.1)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    second = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert time.monotonic() - second < 3
+    assert proc.returncode == 130 and "Resume with the same command" in err and "Aborted" not in err
+    assert Store(store).get_run("slow").status == "interrupted"

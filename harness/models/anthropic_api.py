@@ -124,7 +124,10 @@ class AnthropicModel(RemoteModel):
             value = getattr(raw_usage, theirs, None)
             if isinstance(value, int):
                 usage[ours] = value
-        if getattr(result, "stop_reason", None) == "max_tokens":
+        stop = getattr(result, "stop_reason", None)
+        if isinstance(stop, str):
+            usage["finish_reason"] = stop
+        if stop == "max_tokens":
             usage["truncated"] = 1
         return "".join(texts), usage
 

@@ -17,8 +17,8 @@ keys configure the harness and are not sent: `max_retries`, `backoff`, `backoff_
 `retry_after_max` (see retry.py for what they do).
 
 Usage: the first response of each call carries the call's `prompt_tokens` and `completion_tokens` (so summing
-over responses gives the bill) and `retries` when it took any; a response cut by the token limit has
-`truncated: 1`. Failures never raise: each unfinished index gets `Response.failed(reason)`, the reason redacted.
+over responses gives the bill) and `retries` when it took any; every response has the provider's
+`finish_reason`, and one cut by the token limit has `truncated: 1`. Failures never raise: each unfinished index gets `Response.failed(reason)`, the reason redacted.
 """
 
 from __future__ import annotations
@@ -68,9 +68,11 @@ class OpenAIModel(RemoteModel):
                     what=f"{self.spec} sample {req.sample.id}")
                 if retries:
                     usage["retries"] = retries
-                for i, (text, truncated) in enumerate(choices[:n]):
-                    out.append(Response(text=text, usage={**(usage if i == 0 else {}),
-                                                          **({"truncated": 1} if truncated else {})}))
+                for i, (text, finish) in enumerate(choices[:n]):
+                    facts = {"finish_reason": finish} if isinstance(finish, str) else {}
+                    if finish == "length":
+                        facts["truncated"] = 1
+                    out.append(Response(text=text, usage={**(usage if i == 0 else {}), **facts}))
         except GiveUp as exc:
             out.extend(Response.failed(exc.reason) for _ in range(wanted - len(out)))
         except Exception as exc:  # a bug here must not stop the run: ours, so an infra verdict
@@ -94,7 +96,7 @@ class OpenAIModel(RemoteModel):
         return merge_extra(args, self.body_extra, known=args.keys())
 
     def _call(self, prompt: Prompt, n: int) -> tuple[list[tuple[str, bool]], dict[str, int]]:
-        """One HTTP call: (text, truncated) per choice in index order, and the call's token usage."""
+        """One HTTP call: (text, finish reason) per choice in index order, and the call's token usage."""
         if self.api == "chat":
             result = self.client.chat.completions.create(messages=prompt.as_openai(), **self._args(n))
         else:
@@ -121,7 +123,7 @@ class OpenAIModel(RemoteModel):
                     raise MalformedResponse("a choice has no 'text'")
             if not isinstance(text, str):
                 raise MalformedResponse(f"a choice's text is a {type(text).__name__}, not a string")
-            out.append((text, getattr(choice, "finish_reason", None) == "length"))
+            out.append((text, getattr(choice, "finish_reason", None)))
         return out
 
     def _classify(self, exc: Exception) -> Failure:

@@ -47,7 +47,6 @@ REF_NATIVE_STRESS_LIMIT_S = 60.0  # the reference on one stressful test, native 
 VALGRIND_SLOWDOWN = 60.0  # callgrind runs Python ~60x slower than native (measured 57-68x)
 RUN_CAP_S = 3600.0  # one sandbox run, whatever the sum of its tests' limits
 CONTAINER = ContainerLimits(memory_mb=4096, cpus=1.0, pids=64, tmpfs_mb=512, shm_mb=16)
-RECYCLE_AFTER = 50
 INFRA_RETRIES = 2
 
 
@@ -83,7 +82,7 @@ class Grader:
         """The run's pool of `--grade-workers` containers (made by the context, which closes it)."""
         with self._lock:
             if self._pool is None:
-                self._pool = self.ctx.sandbox_pool("python", CONTAINER, recycle_after=RECYCLE_AFTER)
+                self._pool = self.ctx.sandbox_pool("python", CONTAINER)
             return self._pool
 
     @property

@@ -141,7 +141,7 @@ def test_the_oracle_scores_full_marks_through_the_cli(graded_task, cli, tmp_path
         assert rep["metrics"]["efficient@1"] == 0  # equal to the best reference is not strictly below it
         assert rep["record"]["grader_image"] == graded_task.grader_image
         assert rep["record"]["grader_image_id"].startswith("sha256:")  # the digest the verdicts were graded on
-    assert rep["counts"]["ungradable"] == 1 and rep["counts"]["problems"] == 2
+    assert rep["counts"]["ungradable"] == 1 and rep["metric_counts"]["problems"] == 2
     assert rep["record"]["task"]["args"] == {"extraction": "harness"}
     # COFFE's own extraction is a task option: another run (its own name), the same full marks for the oracle
     cli("run", "--task", "coffe", "--model", "oracle", "-T", "extraction=official", "--data", str(FIXTURE))

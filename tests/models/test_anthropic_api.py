@@ -37,7 +37,8 @@ def ok(server, text: str = "4", **kw):
 def test_messages_request_puts_system_apart_and_defaults_max_tokens(server):
     server.push(ok(server, "4", input_tokens=20, output_tokens=3))
     [[resp]] = model(server).generate([request(0)])
-    assert resp.text == "4" and resp.usage == {"prompt_tokens": 20, "completion_tokens": 3}
+    assert resp.text == "4" and resp.usage == {"prompt_tokens": 20, "completion_tokens": 3,
+                                               "finish_reason": "end_turn"}
     hit = server.hits[0]
     assert hit.path == "/v1/messages"
     assert hit.body == {"model": "fake", "max_tokens": 4096, "system": "Be brief.", "temperature": 0.0,

@@ -37,7 +37,7 @@ def test_a_run_graded_by_a_judge_caches_and_keys_by_the_judge(server, tmp_path, 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-judge-0000")
     judge_says_yes_to_hello(server)
     store = tmp_path / "s.sqlite"
-    common = ("--task", TASK, "--base-url", server.url + "/v1", "--judge-model", "openai:judge-a")
+    common = ("--task", TASK, "--judge-base-url", server.url + "/v1", "--judge-model", "openai:judge-a")
     first = cli(store, "run", "--model", "oracle", *common)
     assert first.exit_code == 0, first.output
     assert len(server.hits) == 5

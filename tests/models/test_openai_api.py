@@ -40,7 +40,7 @@ def test_chat_request_sends_only_set_params_and_reports_usage(server):
     server.push(server.Reply(200, server.chat_body("4", prompt_tokens=21, completion_tokens=2)))
     [[resp]] = model(server).generate([request(0)])
     assert resp.text == "4" and resp.error is None
-    assert resp.usage == {"prompt_tokens": 21, "completion_tokens": 2}
+    assert resp.usage == {"prompt_tokens": 21, "completion_tokens": 2, "finish_reason": "stop"}
     hit = server.hits[0]
     assert hit.path == "/v1/chat/completions"
     assert hit.headers["authorization"] == "Bearer EMPTY"  # no key, custom endpoint: placeholder
@@ -74,7 +74,7 @@ def test_completions_api_sends_prompt_text(server):
     server.push(server.Reply(200, server.completion_body(" 4", prompt_tokens=5, completion_tokens=1)))
     m = model(server, params(("api", "completions")))
     [[resp]] = m.generate([request(0)])
-    assert (resp.text, resp.usage) == (" 4", {"prompt_tokens": 5, "completion_tokens": 1})
+    assert (resp.text, resp.usage) == (" 4", {"prompt_tokens": 5, "completion_tokens": 1, "finish_reason": "stop"})
     hit = server.hits[0]
     assert hit.path == "/v1/completions"
     assert hit.body["prompt"] == "Be brief.\n\nWhat is 2+2?" and "messages" not in hit.body

@@ -92,8 +92,8 @@ def test_a_hanging_endpoint_is_reported_while_it_hangs(server, tmp_path, capfd, 
     seen = []
     thread = threading.Thread(target=lambda: seen.append(runner.run()), daemon=True)
     thread.start()
-    wait_for(lambda: runner.in_flight()[1] > 1.5)
-    assert runner.in_flight()[0] == 5
+    wait_for(lambda: runner.in_flight.snapshot().get("openai:fake", (0, 0))[1] > 1.5)
+    assert runner.in_flight.snapshot()["openai:fake"][0] == 5
     thread.join(timeout=30)
     err = capfd.readouterr().err
     assert "waiting on openai:fake: 5 request(s) in flight, the oldest for" in err
