@@ -95,3 +95,24 @@ def test_an_exception_mid_run_leaves_no_container(engine, tmp_path):
     assert containers_of(engine, proc.pid) == []
     status = sqlite3.connect(store).execute("SELECT status FROM runs").fetchone()[0]
     assert status == "failed"
+
+
+def test_ctrl_c_while_samples_run_in_the_sandbox_removes_their_containers(engine, tmp_path):
+    """Samples that take 60 s: at Ctrl-C they are still running; the run stops within seconds anyway and
+    removes the containers they were running in."""
+    store = tmp_path / "s.sqlite"
+    slow = write_jsonl(tmp_path / "slow.jsonl", [
+        {"id": f"add{i}", "response": f"```python\nimport time\ntime.sleep(60)\ndef f(x):\n    return x + {i}\n```"}
+        for i in range(6)])
+    proc = start(store, "--model", f"replay:{slow}", "--grade-workers", "3", env={"SANDBOX_TASK_SIZE": "6"})
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(containers_of(engine, proc.pid)) < 3 and proc.poll() is None:
+        time.sleep(0.2)
+    assert len(containers_of(engine, proc.pid)) >= 3  # the pool follows --grade-workers
+    time.sleep(3)  # the samples are now inside their 60 s sleep
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=90)
+    assert time.monotonic() - sent < 20
+    assert proc.returncode == 130, err
+    assert containers_of(engine, proc.pid) == []

@@ -42,10 +42,13 @@ class RunnerChannel:
             self._fill(deadline)
         line, self._buf = self._buf.split(b"\n", 1)
         try:
-            return json.loads(line)
+            msg = json.loads(line)
         except ValueError as exc:
             raise RunnerLost(f"the runner answered something that is not JSON: {line[:200]!r}"
                              f"{self._stderr_note()}") from exc
+        if not isinstance(msg, dict):
+            raise RunnerLost(f"the runner answered JSON that is not an object: {line[:200]!r}{self._stderr_note()}")
+        return msg
 
     def _fill(self, deadline: float) -> None:
         left = deadline - time.monotonic()

@@ -16,12 +16,13 @@ def _seccomp_profile_path() -> Path:
 
 
 def hardened_kwargs(limits: ContainerLimits, *, labels: dict[str, str], allow_perf: bool = False,
-                    user: str | None = SANDBOX_USER, work_dir: str = "/tmp") -> dict[str, Any]:
+                    user: str | None = SANDBOX_USER, work_dir: str = "/tmp", init: bool = True) -> dict[str, Any]:
     """Keyword arguments for `client.containers.create(image, command, **kwargs)`.
 
     No network, read-only root, a small tmpfs for /tmp (the only writable place besides a small /dev/shm),
     all capabilities dropped, no-new-privileges, a non-root user, pids/memory(=memory+swap)/CPU limits,
-    an init process that reaps orphans, and an empty environment (nothing from the host's).
+    an init process that reaps orphans (`init=False` only for a main process that reaps them itself, as the
+    pool's runner does), and an empty environment (nothing from the host's).
     With allow_perf the seccomp profile sandboxes/seccomp-perf.json replaces Docker's default so that
     perf_event_open is allowed (the host must also have kernel.perf_event_paranoid <= 2).
     """
@@ -40,7 +41,7 @@ def hardened_kwargs(limits: ContainerLimits, *, labels: dict[str, str], allow_pe
         mem_limit=mem,
         memswap_limit=mem,
         nano_cpus=int(limits.cpus * 1e9),
-        init=True,
+        init=init,
         environment={},
         labels=labels,
         working_dir=work_dir,

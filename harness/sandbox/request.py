@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -31,6 +32,9 @@ def runner_request(argv: Sequence[str], *, files: Files | None, stdin: str, env:
         raise ValueError("empty command")
     return {
         "op": "run",
+        # Echoed in the answer: a line written into the runner's stream by anything else cannot carry it
+        # (a sample never sees its request), so the host tells forged or stale answers from the runner's.
+        "id": secrets.token_hex(8),
         "argv": [str(a) for a in argv],
         "files": encode_files(files),
         "stdin": stdin or "",

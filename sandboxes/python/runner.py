@@ -5,18 +5,33 @@ Protocol (stdin/stdout of this process, one JSON object per line):
   -> {"op": "run", "argv": [...], "files": {relpath: {"text": str} | {"b64": str}}, "stdin": str,
       "env": {..}, "timeout_s": float, "cpu_s": int, "fsize_bytes": int, "nofile": int,
       "output_cap": int, "count": null | "cachegrind" | "callgrind" | "perf"}
-  <- {"ok": true, "exit_code": int|null, "signal": int|null, "timed_out": bool, "oom_killed": bool,
-      "cpu_limit_hit": bool, "stdout": str, "stderr": str, "stdout_truncated": bool, "stderr_truncated": bool,
-      "wall_s": float, "peak_rss_kb": int, "instructions": int|null, "instruction_counts": {name: int},
-      "count_method": str|null, "count_error": str|null, "leftovers": [str], "runner_error": str|null}
+  <- {"ok": true, "id": the request's "id", "exit_code": int|null, "signal": int|null, "timed_out": bool,
+      "oom_killed": bool, "cpu_limit_hit": bool, "stdout": str, "stderr": str, "stdout_truncated": bool,
+      "stderr_truncated": bool, "wall_s": float, "peak_rss_kb": int, "instructions": int|null,
+      "instruction_counts": {name: int}, "count_method": str|null, "count_error": str|null,
+      "leftovers": [str], "runner_error": str|null}
   -> {"op": "ping"}   <- {"ok": true, "pong": true, "pid": int}
   -> {"op": "exit"}   (the runner exits)
 
+Every answer carries the "id" of the request it answers (the host sends a fresh random one each time), so
+that a line written into the stream by anyone but this runner is seen as such on the host.
+
 Each sample gets: a fresh work dir under WORK_ROOT (removed afterwards), its own session/process group,
-rlimits (CPU seconds, file size, open files, no core dumps), an environment built only from the request,
-and a wall deadline after which its whole group is killed.  After the sample every process in the
-container other than this runner and PID 1 is killed, and files left outside the work dir in the
-writable places are removed; both are reported as `leftovers` so that the host retires the container.
+rlimits (CPU seconds, file size, open files, no core dumps; soft = hard), OOM score 1000, an environment
+built only from the request, and a wall deadline after which its whole group is killed.  It is started with
+posix_spawn (vfork + exec, no copy of this process) through util-linux's prlimit, which sets the rlimits and
+execs the command; forking this runner instead cost ~1 ms more per sample (page-table copy, copy-on-write
+faults, tearing the copy down at exec).  Instruction counts keep the fork, which lets a perf counter be
+attached between fork and exec; so does an image without prlimit.  After the sample every process in the
+container other than this runner and PID 1 is killed, files left outside the work dir in the writable
+places are removed, and System V IPC objects are looked for; all are reported as `leftovers` so that the
+host retires the container.
+
+In a pool container this runner is PID 1 (no init in front of it) and not dumpable (PR_SET_DUMPABLE 0):
+a sample runs as the same user, so otherwise it could ptrace the runner or an init, write its memory through
+/proc/<pid>/mem, or open its stdin/stdout through /proc/<pid>/fd and forge answers or requests; PID 1 also
+cannot be killed from inside the container.  As PID 1 it reaps the orphans a sample leaves, while the sample
+runs.  It is dumpable only for the moment it starts a sample (see _fork_limited).
 
 Standalone on purpose: standard library only, Python >= 3.9, no harness imports.
 """
@@ -32,12 +47,14 @@ import resource
 import selectors
 import shutil
 import signal
+import stat
 import struct
 import sys
 import time
 
 WORK_ROOT = os.environ.get("HARNESS_WORK_ROOT", "/tmp/work")
-SCRATCH_DIRS = ["/tmp", "/dev/shm"]
+SCRATCH_DIRS = ["/tmp", "/dev/shm", "/dev/mqueue"]  # the writable places (POSIX queues in mqueue)
+SYSV_IPC = ("shm", "sem", "msg")  # /proc/sysvipc/<kind>: these live in the container's IPC namespace
 # Killing "every other process" and emptying /tmp is only right inside a sandbox container.  It is done
 # only when asked with --sweep-container, and never as root (so that a runner started on a host by
 # mistake cannot kill the host's processes or wipe its /tmp).
@@ -48,19 +65,39 @@ DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
 # ---------------------------------------------------------------------------------------------- cgroup
+_OOM_EVENT_FILES = ["/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"]  # v2, v1
+
+
 def _oom_kill_count() -> int | None:
     """How many times the OOM killer struck in this container's memory cgroup (v1 or v2), if readable."""
-    for path, key in (("/sys/fs/cgroup/memory.events", "oom_kill"),
-                      ("/sys/fs/cgroup/memory/memory.oom_control", "oom_kill")):
+    for path in list(_OOM_EVENT_FILES):
         try:
-            with open(path) as fh:
-                for line in fh:
-                    name, _, value = line.partition(" ")
-                    if name == key:
-                        return int(value)
+            fd = os.open(path, os.O_RDONLY)
         except OSError:
+            if len(_OOM_EVENT_FILES) > 1:
+                _OOM_EVENT_FILES.remove(path)  # the other cgroup version: not looked for again
             continue
+        try:
+            text = os.read(fd, 4096)
+        finally:
+            os.close(fd)
+        for line in text.splitlines():
+            name, _, value = line.partition(b" ")
+            if name == b"oom_kill":
+                return int(value)
     return None
+
+
+# ------------------------------------------------------------------------------------------ prctl
+_PR_SET_DUMPABLE = 4
+try:
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):  # pragma: no cover - not Linux/glibc
+    _prctl = None
+
+
+def _set_dumpable(on: bool) -> bool:
+    return _prctl is not None and _prctl(_PR_SET_DUMPABLE, int(on), 0, 0, 0) == 0
 
 
 # ------------------------------------------------------------------------------------------------ perf
@@ -174,6 +211,21 @@ def _kill_leftover_processes() -> list[str]:
     return ["process " + d for d in found]
 
 
+def _reap_orphans(keep: int) -> None:
+    """Reap exited children other than `keep` (whose status the caller still wants)."""
+    while True:
+        try:
+            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return
+        if info is None or info.si_pid in (0, keep):
+            return
+        try:
+            os.waitpid(info.si_pid, 0)
+        except ChildProcessError:
+            return
+
+
 def _reap() -> None:
     while True:
         try:
@@ -205,6 +257,32 @@ def _clean_scratch(keep: str) -> list[str]:
                 except OSError:
                     pass
     return found
+
+
+def _sysv_ipc_objects() -> list[str]:
+    """System V shared memory segments, semaphore sets and message queues (they outlive their creator)."""
+    found = []
+    for kind in SYSV_IPC:
+        try:
+            fd = os.open("/proc/sysvipc/" + kind, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            rows = os.read(fd, 1 << 16).decode("ascii", "replace").splitlines()[1:]  # a header line first
+        finally:
+            os.close(fd)
+        found += ["ipc %s key=%s id=%s" % (kind, *row.split()[:2]) for row in rows if row.strip()]
+    return found
+
+
+def _work_root_replaced() -> list[str]:
+    try:
+        st = os.lstat(WORK_ROOT)
+    except OSError:
+        return ["file " + WORK_ROOT + " removed"]
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+        return ["file " + WORK_ROOT + " replaced"]
+    return []
 
 
 # ---------------------------------------------------------------------------------------------- run
@@ -271,7 +349,7 @@ def run_sample(req: dict) -> dict:
     if os.path.lexists(work):
         _rm_tree(work)
     os.mkdir(work, 0o700)
-    res = {"ok": True, "exit_code": None, "signal": None, "timed_out": False, "oom_killed": False,
+    res = {"ok": True, "id": req.get("id"), "exit_code": None, "signal": None, "timed_out": False, "oom_killed": False,
            "cpu_limit_hit": False, "stdout": "", "stderr": "", "stdout_truncated": False,
            "stderr_truncated": False, "wall_s": 0.0, "peak_rss_kb": 0, "instructions": None,
            "instruction_counts": {}, "count_method": None, "count_error": None, "leftovers": [],
@@ -282,7 +360,8 @@ def run_sample(req: dict) -> dict:
     finally:
         _rm_tree(work)
         if SWEEP:
-            res["leftovers"] = _kill_leftover_processes() + _clean_scratch(keep=WORK_ROOT)
+            res["leftovers"] = (_kill_leftover_processes() + _work_root_replaced()
+                                + _clean_scratch(keep=WORK_ROOT) + _sysv_ipc_objects())
         try:
             if os.listdir(WORK_ROOT):
                 res["leftovers"].append("file " + WORK_ROOT + " not empty")
@@ -314,12 +393,67 @@ def _execute(req: dict, work: str, res: dict) -> None:
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     in_r, in_w = os.pipe()
+    oom_before = _oom_kill_count()
+    start = time.monotonic()
+    perf_fd = None
+    spawned = method is None and PRLIMIT is not None
+    if spawned:
+        pid, fail_msg = _spawn_limited(argv, env, work, (in_r, out_w, err_w), cpu_s, fsize, nofile)
+    else:
+        pid, fail_msg, perf_fd = _fork_limited(argv, env, work, (in_r, out_w, err_w), cpu_s, fsize, nofile,
+                                               perf=method == "perf", res=res)
+    for fd in (in_r, out_w, err_w):
+        os.close(fd)
+    if pid is None:  # could not even be spawned (prlimit missing or not executable)
+        os.close(in_w)
+        for fd in (out_r, err_r):
+            os.close(fd)
+        res["runner_error"] = "could not start %r: %s" % (argv[0], fail_msg.decode("utf-8", "replace"))
+        res["exit_code"] = 127
+        return
+    _supervise(res, pid, spawned, fail_msg, perf_fd, method, argv, work, out_r, err_r, in_w, stdin_data, cap,
+               timeout_s, cpu_s, start, oom_before)
+
+
+def _spawn_limited(argv: list, env: dict, work: str, stdio: tuple, cpu_s: int, fsize: int,
+                   nofile: int) -> tuple:
+    """Start the sample through posix_spawn (vfork + exec: no copy of this process) and prlimit, which
+    sets the rlimits (soft = hard) and execs the command.  The OOM score is inherited: the runner raises
+    its own for the moment of the spawn, then lowers it back (allowed down to its start value).  Its
+    /proc/self files are writable only while it is dumpable: for that moment too (see _fork_limited)."""
+    wrapped = [PRLIMIT, "--cpu=%d" % cpu_s, "--fsize=%d" % fsize, "--nofile=%d" % nofile, "--core=0",
+               "--"] + argv
+    actions = [(os.POSIX_SPAWN_DUP2, fd, n) for n, fd in enumerate(stdio)]
+    _set_dumpable(True)
+    _set_oom_score_adj(b"1000")  # the OOM killer takes the sample, never the runner
+    try:
+        os.chdir(work)
+        return os.posix_spawn(PRLIMIT, wrapped, env, file_actions=actions, setsid=True), b""
+    except OSError as exc:
+        return None, ("%s: %s" % (type(exc).__name__, exc)).encode("utf-8", "replace")
+    finally:
+        os.chdir("/")
+        _set_oom_score_adj(_OOM_SCORE_ADJ_START)
+        _set_dumpable(False)
+
+
+def _fork_limited(argv: list, env: dict, work: str, stdio: tuple, cpu_s: int, fsize: int, nofile: int, *,
+                  perf: bool, res: dict) -> tuple:
+    """Start the sample from a fork of this runner (instruction counts: a perf counter is attached between
+    fork and exec, and the counting methods keep the start they were measured with)."""
+    in_r, out_w, err_w = stdio
     go_r, go_w = os.pipe()      # the child waits on this before exec (lets us attach a perf counter)
     fail_r, fail_w = os.pipe()  # the child reports an exec failure here (closed on successful exec)
     os.set_inheritable(fail_w, False)
-    oom_before = _oom_kill_count()
-    start = time.monotonic()
-    pid = os.fork()
+    # The child must be dumpable (its /proc files, oom_score_adj among them, and a perf counter on it need
+    # that), so it is forked while the runner is, for the moment of the fork: no other process of our user
+    # exists then (the previous sample's were killed, or the container was retired), and exec resets it.
+    _set_dumpable(True)
+    try:
+        pid = os.fork()
+    except BaseException:
+        _set_dumpable(False)
+        raise
     if pid == 0:  # ---- child
         try:
             os.setsid()
@@ -332,9 +466,10 @@ def _execute(req: dict, work: str, res: dict) -> None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
             resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-            try:
-                with open("/proc/self/oom_score_adj", "w") as fh:
-                    fh.write("1000")  # the OOM killer takes the sample, never the runner
+            try:  # the OOM killer takes the sample, never the runner (os.* calls: the forked copy stays small)
+                fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
+                os.write(fd, b"1000")
+                os.close(fd)
             except OSError:
                 pass
             os.chdir(work)
@@ -347,21 +482,38 @@ def _execute(req: dict, work: str, res: dict) -> None:
             finally:
                 os._exit(127)
     # ---- parent
-    for fd in (in_r, out_w, err_w, go_r, fail_w):
+    _set_dumpable(False)
+    for fd in (go_r, fail_w):
         os.close(fd)
     perf_fd = None
-    if method == "perf":
+    if perf:
         try:
             perf_fd = perf_open_instructions(pid)
         except OSError as exc:
             res["count_error"] = str(exc)
     os.write(go_w, b"g")
     os.close(go_w)
+    # Wait for the exec (fail_w closes) or the child's report of why it could not: until then the child
+    # shares this process's memory copy-on-write, and every page the runner touched meanwhile was copied.
+    fail_msg = os.read(fail_r, 4096)
+    os.close(fail_r)
+    return pid, fail_msg, perf_fd
 
+
+def _supervise(res: dict, pid: int, spawned: bool, fail_msg: bytes, perf_fd, method, argv: list, work: str,
+               out_r: int, err_r: int, in_w: int, stdin_data: bytes, cap: int, timeout_s: float, cpu_s: int,
+               start: float, oom_before) -> None:
+    """Feed the sample its stdin, collect its output, enforce the deadline, and read how it ended."""
     out, err = _Capped(cap), _Capped(cap)
     sel = selectors.DefaultSelector()
     sel.register(out_r, selectors.EVENT_READ, out)
     sel.register(err_r, selectors.EVENT_READ, err)
+    # The child's exit wakes the select through a pidfd.  Without one, the loop could only learn of the exit
+    # by polling: its stdout/stderr reach EOF a moment before the child becomes a zombie (the kernel closes
+    # its files first), so a fixed poll interval was paid in full by about one sample in four.
+    exit_fd = _pidfd(pid)
+    if exit_fd is not None:
+        sel.register(exit_fd, selectors.EVENT_READ, _EXITED)
     os.set_blocking(in_w, False)
     pending_in = stdin_data
     if pending_in:
@@ -372,13 +524,17 @@ def _execute(req: dict, work: str, res: dict) -> None:
     status = None
     rusage = None
     exited_at = 0.0
+    poll = 0.0005  # without a pidfd: waiting for the exit with no pipe open, backing off to 50 ms
+    reaper = os.getpid() == 1  # the orphans the sample leaves are ours to reap, at least every 50 ms
     while True:
         if status is None:
             wpid, st, ru = os.wait4(pid, os.WNOHANG)
             if wpid == pid:
                 status, rusage = st, ru
                 exited_at = time.monotonic()
-        open_reads = [k for k in sel.get_map().values() if k.data is not None]
+            elif reaper:
+                _reap_orphans(pid)
+        open_reads = [k for k in sel.get_map().values() if isinstance(k.data, _Capped)]
         if status is not None and not open_reads:
             break
         now = time.monotonic()
@@ -389,8 +545,18 @@ def _execute(req: dict, work: str, res: dict) -> None:
             exited_at = time.monotonic()
         if status is not None and now >= exited_at + 0.5:
             break  # a process the sample left behind holds the pipes open; it is killed in the clean-up
-        wait = 0.05 if status is not None else min(0.05, max(0.0, deadline - now))
+        if status is not None:
+            wait = 0.05  # only pipes held open by something the sample left behind
+        elif exit_fd is not None:  # the exit, output or the deadline wakes us
+            wait = min(0.05, max(0.0, deadline - now)) if reaper else max(0.0, deadline - now)
+        elif not open_reads:
+            wait, poll = min(poll, max(0.0, deadline - now)), min(poll * 2, 0.05)
+        else:
+            wait = min(0.05, max(0.0, deadline - now))
         for key, _ in sel.select(timeout=wait):
+            if key.data is _EXITED:
+                sel.unregister(key.fd)  # reaped by the wait4 at the top of the loop
+                continue
             if key.data is None:  # stdin writable
                 try:
                     n = os.write(in_w, pending_in[:65536])
@@ -414,12 +580,20 @@ def _execute(req: dict, work: str, res: dict) -> None:
     _kill_group(pid)  # anything the sample started in its group dies with it
     for key in list(sel.get_map().values()):
         sel.unregister(key.fd)
-        os.close(key.fd)
+        if key.fd != exit_fd:
+            os.close(key.fd)
     sel.close()
-    fail_msg = os.read(fail_r, 4096)
-    os.close(fail_r)
+    if exit_fd is not None:
+        os.close(exit_fd)
     if fail_msg:
         res["runner_error"] = "could not start %r: %s" % (argv[0], fail_msg.decode("utf-8", "replace"))
+    elif spawned and os.WIFEXITED(status) and os.WEXITSTATUS(status) in (126, 127) \
+            and err.text().startswith(_PRLIMIT_EXEC_FAILED):
+        # prlimit could not exec the command (not found, not executable, noexec mount): nothing ran.  Only
+        # the sample itself could fake this (exit 126/127 and this line first on stderr), for its own verdict.
+        why = (err.text()[len(_PRLIMIT_EXEC_FAILED):].splitlines() or [""])[0]
+        res["runner_error"] = "could not start %r: %s" % (argv[0], why)
+        status, err = 127 << 8, _Capped(cap)  # as from the fork path: exit status 127, no output
 
     if os.WIFEXITED(status):
         res["exit_code"] = os.WEXITSTATUS(status)
@@ -451,6 +625,45 @@ def _execute(req: dict, work: str, res: dict) -> None:
             os.close(perf_fd)
 
 
+_EXITED = object()  # selector data of the child's pidfd
+
+# util-linux prlimit sets a command's rlimits and execs it; without it samples are forked from the runner
+PRLIMIT = "/usr/bin/prlimit" if os.access("/usr/bin/prlimit", os.X_OK) else None
+_PRLIMIT_EXEC_FAILED = "prlimit: failed to execute "
+
+
+def _read_oom_score_adj() -> bytes:
+    try:
+        with open("/proc/self/oom_score_adj", "rb") as fh:
+            return fh.read().strip() or b"0"
+    except OSError:
+        return b"0"
+
+
+_OOM_SCORE_ADJ_START = _read_oom_score_adj()
+
+
+def _set_oom_score_adj(value: bytes) -> None:
+    try:
+        fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
+    except OSError:
+        return
+    try:
+        os.write(fd, value)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _pidfd(pid: int) -> int | None:
+    """A pidfd of the child (readable once it has exited), or None where the kernel or Python has none."""
+    try:
+        return os.pidfd_open(pid)  # Python >= 3.9, Linux >= 5.3
+    except (AttributeError, OSError):
+        return None
+
+
 def _kill_group(pid: int) -> None:
     try:
         os.killpg(pid, signal.SIGKILL)
@@ -468,13 +681,19 @@ def main(argv: list[str]) -> int:
         SWEEP = True
     stdin = sys.stdin.buffer
     stdout = sys.stdout.buffer
+    # Not dumpable: a sample (same user) can then neither ptrace this runner nor open its /proc/<pid>/mem
+    # or /proc/<pid>/fd (its stdin/stdout are the host's channel).  SIGINT's Python handler goes: as PID 1
+    # the runner then ignores SIGINT from inside the container, like SIGTERM and SIGKILL.
+    _set_dumpable(False)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     stdout.write(json.dumps({"ok": True, "ready": True, "pid": os.getpid()}).encode() + b"\n")
     stdout.flush()
     for line in stdin:
         line = line.strip()
         if not line:
             continue
+        req = {}
         try:
             req = json.loads(line)
             op = req.get("op")
@@ -488,6 +707,7 @@ def main(argv: list[str]) -> int:
                 resp = {"ok": False, "runner_error": "unknown op %r" % op}
         except Exception as exc:  # noqa: BLE001 - the host must always get an answer
             resp = {"ok": False, "runner_error": "%s: %s" % (type(exc).__name__, exc)}
+        resp["id"] = req.get("id") if isinstance(req, dict) else None
         stdout.write(json.dumps(resp).encode() + b"\n")
         stdout.flush()
     return 0

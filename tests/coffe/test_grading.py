@@ -125,7 +125,7 @@ def test_the_pool_follows_grade_workers_and_is_made_on_first_use(tmp_path):
         verdict = grade(task, FN["HumanEval/0"], SQUARES["wrong"])
         assert verdict.status is Status.FAIL
         assert task.grader.pool().size == 3
-        assert task.grader.pool() is ctx.sandbox_pool("python", grader_mod.CONTAINER, recycle_after=50)
+        assert task.grader.pool() is ctx.sandbox_pool("python", grader_mod.CONTAINER)
     finally:
         task.close()
         ctx.close()

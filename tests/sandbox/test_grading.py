@@ -27,12 +27,6 @@ def test_verdicts(pool, solution, status, reason):
     assert v.details.get("image_id", "").startswith("sha256:")
 
 
-@pytest.mark.docker
-def test_a_sample_that_kills_the_runner_gets_an_error_not_infra(pool):
-    v = grade_by_exit_code(pool, ["python3", "-c", "import os, signal; os.kill(os.getppid(), signal.SIGKILL)"],
-                           infra_retries=1, retry_wait_s=0)
-    assert v.status is Status.ERROR and "killed the sandbox runner" in v.details["reason"]
-    assert pool.run(["true"]).ok  # and the pool carries on with fresh containers
 
 
 class FlakySandbox:
@@ -46,6 +40,21 @@ class FlakySandbox:
         if self.calls <= self.failures:
             raise self.error
         return RunResult(0, "", "", False, False, 0.01, Ending.EXITED)
+
+
+@pytest.mark.docker
+def test_a_sample_cannot_kill_the_runner(pool):
+    # the runner is the container's PID 1: signals from inside the container do not reach it
+    kill = "import os, signal, sys; os.kill(os.getppid(), signal.SIGKILL); os.kill(1, signal.SIGTERM); sys.exit(1)"
+    v = grade_by_exit_code(pool, ["python3", "-c", kill], infra_retries=1, retry_wait_s=0)
+    assert v.status is Status.FAIL, v  # the sample's own verdict, not infra
+    assert pool.run(["true"]).ok
+
+
+def test_a_sample_that_loses_the_runner_every_time_gets_an_error_not_infra():
+    box = FlakySandbox(failures=10, error=RunnerLost("the runner was lost while a sample ran", during_sample=True))
+    v = grade_by_exit_code(box, ["true"], infra_retries=1, retry_wait_s=0)
+    assert v.status is Status.ERROR and "killed the sandbox runner" in v.details["reason"]
 
 
 def test_infra_failures_are_retried_then_reported_as_infra():
