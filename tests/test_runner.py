@@ -251,14 +251,20 @@ def test_moving_the_predictions_file_keeps_the_run(cli, tmp_path):
     assert "4 attempts were already done" in again.stderr
 
 
-def test_ctrl_c_while_samples_are_being_graded_stops_within_seconds(tmp_path):
-    store = tmp_path / "slow.sqlite"
+def _start_slow_grading(store: Path) -> subprocess.Popen:
+    """A run whose every grade takes 30 s, returned once both graders are inside one."""
     env = {"ECHO_TASK_SIZE": "20", "ECHO_TASK_DELAY": "30"}
     proc = _start(store, "--task", ECHO, "--model", "oracle", "--run-name", "slow", env_extra=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not (store.exists() and Store(store).get_run("slow")):
         time.sleep(0.1)
-    time.sleep(1.0)  # both graders are now inside a 30 s grade
+    time.sleep(1.0)
+    return proc
+
+
+def test_ctrl_c_while_samples_are_being_graded_stops_within_seconds(tmp_path):
+    store = tmp_path / "slow.sqlite"
+    proc = _start_slow_grading(store)
     sent = time.monotonic()
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
@@ -272,12 +278,7 @@ def test_ctrl_c_while_samples_are_being_graded_stops_within_seconds(tmp_path):
 
 def test_a_second_ctrl_c_cuts_the_wait_short(tmp_path):
     store = tmp_path / "slow.sqlite"
-    env = {"ECHO_TASK_SIZE": "20", "ECHO_TASK_DELAY": "30"}
-    proc = _start(store, "--task", ECHO, "--model", "oracle", "--run-name", "slow", env_extra=env)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not (store.exists() and Store(store).get_run("slow")):
-        time.sleep(0.1)
-    time.sleep(1.0)
+    proc = _start_slow_grading(store)
     proc.send_signal(signal.SIGINT)
     time.sleep(0.5)
     second = time.monotonic()

@@ -50,12 +50,18 @@ def hang(server):
     server.fallback = lambda hit: server.Reply(200, server.chat_body("0"), delay=3600)
 
 
-def test_ctrl_c_stops_within_seconds_while_every_request_hangs(server, tmp_path):
+def start_hanging(server, store, concurrency: int, size: int) -> subprocess.Popen:
+    """A run against a server that never answers, returned once `concurrency` requests hang."""
     hang(server)
+    proc = start(store, "--model", "openai:fake", "--base-url", server.url + "/v1", "--concurrency",
+                 str(concurrency), env={"ECHO_TASK_SIZE": str(size)})
+    wait_for(lambda: len(server.hits) >= concurrency)
+    return proc
+
+
+def test_ctrl_c_stops_within_seconds_while_every_request_hangs(server, tmp_path):
     store = tmp_path / "s.sqlite"
-    proc = start(store, "--model", "openai:fake", "--base-url", server.url + "/v1", "--concurrency", "8",
-                 env={"ECHO_TASK_SIZE": "300"})
-    wait_for(lambda: len(server.hits) >= 8)
+    proc = start_hanging(server, store, concurrency=8, size=300)
     sent = time.monotonic()
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
@@ -65,11 +71,8 @@ def test_ctrl_c_stops_within_seconds_while_every_request_hangs(server, tmp_path)
 
 
 def test_a_second_ctrl_c_stops_at_once_and_leaves_the_run_resumable(server, tmp_path):
-    hang(server)
     store = tmp_path / "s.sqlite"
-    proc = start(store, "--model", "openai:fake", "--base-url", server.url + "/v1", "--concurrency", "4",
-                 env={"ECHO_TASK_SIZE": "50"})
-    wait_for(lambda: len(server.hits) >= 4)
+    proc = start_hanging(server, store, concurrency=4, size=50)
     proc.send_signal(signal.SIGINT)
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
