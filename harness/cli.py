@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 import click
 
 from . import __version__
+from . import gate as gating
+from .gate import EXIT_CODES, EXIT_INCONCLUSIVE, EXIT_PASS, EXIT_REGRESSION, METRIC_HELP
 from .models import ModelError, make_adapter
 from .registry import all_tasks, get_task
 from .metrics import paired_comparison
@@ -335,6 +338,105 @@ def compare(ctx, run_a, run_b, fmt) -> None:
                f"(95%), p = {cmp.p_value:.4g}; {cmp.better} better, {cmp.worse} worse")
 
 
+GATE_HELP = f"""Is CANDIDATE credibly worse than BASELINE? Runs of the same task are paired by sample id
+    (several attempts of a sample are averaged first); a binary metric is tested with McNemar's mid-p, anything
+    else (and clustered samples) with a paired sign-flip permutation test, one-sided, with a fixed seed; several
+    metrics or tasks are Holm-corrected. Samples in only one run are listed, infra attempts left out and counted.
+
+    \b
+    Exit codes:
+      {EXIT_PASS}  pass: no credible drop, and a drop of --min-effect would have been found
+      {EXIT_REGRESSION}  regression: a credible drop (Holm-adjusted p <= --alpha)
+      {EXIT_INCONCLUSIVE}  inconclusive: the run could not detect a drop of --min-effect (the minimum detectable
+         effect is printed), or infra attempts exceed --max-infra
+      1  the gate cannot be made (a missing run, a bad file, a baseline of another task version, code or data)
+
+    \b
+    Example:
+      harness export tmbench-default-oracle-1a2b3c4d -o baseline.json
+      harness gate --baseline baseline.json --candidate RUN --metric pass@1 --metric score
+    """
+
+
+@main.command(help=GATE_HELP, short_help="Is CANDIDATE credibly worse than BASELINE? Exit 0 pass, 4 regression, "
+              "5 inconclusive.")
+@opt("--baseline", "-b", "baselines", env="HARNESS_GATE_BASELINE", multiple=True, required=True,
+     help="A stored run or an exported baseline file (`harness export`); repeat, or export several runs into "
+     "one file, to gate several tasks at once.")
+@opt("--candidate", "-c", "candidates", env="HARNESS_GATE_CANDIDATE", multiple=True, required=True,
+     help="The run to judge (a stored run, or a file); repeatable, paired with the baseline of its task and split.")
+@opt("--metric", "metrics", env="HARNESS_GATE_METRIC", multiple=True,
+     help=f"Per-sample metric: {METRIC_HELP} (repeatable; Holm-corrected).")
+@opt("--alpha", env="HARNESS_GATE_ALPHA", type=click.FloatRange(0, 0.5, min_open=True, max_open=True),
+     default=0.05, help="Family-wise false-alarm rate of the one-sided tests.")
+@opt("--min-effect", env="HARNESS_GATE_MIN_EFFECT", type=click.FloatRange(0, min_open=True), default=0.05,
+     help="The drop you need to catch, in the metric's units (0.05: five points of pass@1); a run too small to "
+     "detect it is inconclusive.")
+@opt("--cluster", env="HARNESS_GATE_CLUSTER",
+     help="Sample metadata key whose values are clusters (a program, a repository): the tests resample whole "
+     "clusters. The task must store it (metadata_keys).")
+@opt("--max-infra", env="HARNESS_GATE_MAX_INFRA", type=click.FloatRange(0, 1), default=0.05,
+     help="Share of either run's attempts that may be infra failures before the gate is inconclusive.")
+@opt("--format", "fmt", env="HARNESS_GATE_FORMAT", type=click.Choice(["text", "markdown", "json"]),
+     default="text", help="What to print.")
+@opt("--summary", env="GITHUB_STEP_SUMMARY", type=click.Path(dir_okay=False, path_type=Path),
+     help="Append the Markdown summary to this file (GitHub Actions' step summary when it sets the variable).")
+@opt("--junit", env="HARNESS_GATE_JUNIT", type=click.Path(dir_okay=False, path_type=Path),
+     help="Write a JUnit XML report here (one test case per task and metric).")
+@click.pass_context
+def gate(ctx, baselines, candidates, metrics, alpha, min_effect, cluster, max_infra, fmt, summary, junit) -> None:
+    from .gate import output
+
+    store = _store(ctx)
+    try:
+        base_runs = [r for ref in baselines for r in gating.load(ref, store)]
+        cand_runs = [r for ref in candidates for r in gating.load(ref, store)]
+        settings = gating.Settings(alpha=alpha, min_effect=min_effect, max_infra=max_infra, cluster_key=cluster)
+        result = gating.gate(base_runs, cand_runs, list(metrics), settings)
+    except gating.GateError as exc:
+        raise HarnessError(f"gate: {exc}") from exc
+    code = EXIT_CODES[result.outcome]
+    text = {"text": output.as_text, "markdown": output.as_markdown, "json": output.as_json}[fmt](result, code)
+    click.echo(text.rstrip("\n"))
+    for path, text, mode in ((summary, output.as_markdown, "a"), (junit, output.as_junit, "w")):
+        if path:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with open(path, mode, encoding="utf-8") as f:
+                    f.write(text(result, code) + ("\n" if mode == "a" else ""))
+            except OSError as exc:
+                raise HarnessError(f"gate: cannot write {path}: {exc.strerror}") from exc
+    ctx.exit(code)
+
+
+@main.command("export", short_help="Export runs as a baseline file for `harness gate`.")
+@click.argument("run_names", metavar="RUN...", nargs=-1, required=True)
+@opt("--out", "-o", env="HARNESS_EXPORT_OUT", type=click.Path(dir_okay=False, path_type=Path),
+     help="Write the baseline file here (default: standard output).")
+@click.pass_context
+def export_cmd(ctx, run_names, out) -> None:
+    """Export RUN... (one per task and split) as a baseline file for `harness gate --baseline FILE`: per-sample
+    verdicts, pinned by task version, code, data, options and prompt. Small and stable: commit it."""
+    from . import export
+
+    store = _store(ctx)
+    try:
+        runs = [gating.from_store(store, name) for name in run_names]
+        if out:
+            export.write(out, runs)
+        else:
+            click.echo(export.dumps(runs).rstrip("\n"))
+    except gating.GateError as exc:
+        raise HarnessError(f"export: {exc}") from exc
+    for r in runs:
+        infra = r.attempt_counts().get("infra", 0)
+        if r.status != "complete" or infra:
+            click.echo(f"warning: run {r.name} is {r.status}" + (f", with {infra} infra attempts" if infra else "")
+                       + ": a baseline should be a complete run (run its command again to finish it)", err=True)
+    if out:
+        click.echo(f"wrote {out} ({', '.join(f'{r.pin.label}: {len(r.samples)} samples' for r in runs)})", err=True)
+
+
 @main.command()
 @click.argument("task_ref", metavar="TASK")
 @click.option("--param", "-p", multiple=True, help="Generator parameter KEY=VALUE (repeatable).")
@@ -447,6 +549,36 @@ def smoke(ctx) -> None:
     click.echo("\n\n".join(tables))
     for line in missing:
         click.echo(line, err=True)
+    click.echo("\n" + gate_demo(store))
+
+
+def gate_demo(store: Store) -> str:
+    """`harness gate` on two real TMBench runs: the oracle (baseline) against a damaged oracle (candidate), whose
+    every third answer lost its last step. The gate must call it a regression, on pass@1 (McNemar) and on the
+    share of steps right (sign-flip permutation)."""
+    from .gate import output
+
+    task = get_task("tmbench")
+    options = task.smoke_options()
+    path = store.path.parent / "smoke" / "tmbench-damaged-oracle.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i, sample in enumerate(itertools.islice(task.samples(options), options.limit)):
+        text = task.reference_response(sample)
+        if i % 3 == 0:
+            cut = text.rfind("### Step")
+            text = text[:cut] if cut > 0 else ""
+        rows.append(json.dumps({"id": sample.id, "response": text}, ensure_ascii=False) + "\n")
+    path.write_text("".join(rows), encoding="utf-8")
+    names = []
+    for model in ("oracle", f"replay:{path}"):
+        _, summary = execute_run(store, str(task.folder), model, GenParams(), options, progress=False)
+        names.append(summary.run)
+    result = gating.gate([gating.from_store(store, names[0])], [gating.from_store(store, names[1])],
+                         ["pass@1", "score"], gating.Settings())
+    return ("gate demo (tmbench): the oracle as baseline, a damaged oracle as candidate (every third answer lost its "
+            "last step); `harness gate` should call it a regression:\n"
+            + output.as_text(result, EXIT_CODES[result.outcome]))
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
