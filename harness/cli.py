@@ -86,6 +86,14 @@ def _describe(task_ref: str) -> str:
              f"  samples:  {'?' if size is None else size}", f"  version:  {task.version} (code {task.code_hash[:12]})"]
     if task.metadata_keys:
         lines.append(f"  metadata: {', '.join(task.metadata_keys)} (stored per sample; metrics broken down by each)")
+    if task.cluster_key:
+        lines.append(f"  clusters: {task.cluster_key} (the gate resamples whole clusters)")
+    for name, size in task.subsets.items():
+        from .gate.stats import mde_mcnemar
+
+        mde = mde_mcnemar(size, 0.2, 0.05)
+        lines.append(f"  subset:   --subset {name}: {size} samples, stratified; a gate at alpha 0.05 detects a drop of "
+                     f"{100 * mde:.0f} points of pass@1 with power 0.8 (for 20% discordant pairs)")
     if task.grader_image:
         lines.append(f"  grades in the sandbox image {task.grader_image}")
     if task.uses_judge:
@@ -129,6 +137,9 @@ def execute_run(store: Store, task_ref: str, model: str, params: GenParams, opti
     task = get_task(task_ref)
     task.split_or_default(options.split)
     options.args = task.parse_args(task_args or {})
+    if options.subset and options.subset not in task.subsets:
+        have = ", ".join(f"{k} ({v} samples)" for k, v in task.subsets.items()) or "none"
+        raise TaskError(f"task {task.name!r} has no subset {options.subset!r}; its subsets: {have}")
     why = task.unavailable()
     if why:
         raise TaskError(f"task {task.name!r} cannot run here: {why}")
@@ -158,6 +169,8 @@ def execute_run(store: Store, task_ref: str, model: str, params: GenParams, opti
 @opt("--samples", "-n", env="HARNESS_SAMPLES", type=click.IntRange(min=1), default=1,
      help="Attempts per sample (for pass@k).")
 @opt("--split", env="HARNESS_SPLIT", help="Task split or variant (default: the task's own).")
+@opt("--subset", env="HARNESS_SUBSET", help="A named small subset of the task (`harness describe TASK` lists them "
+     "with the drop each can detect): deterministic, keeping the benchmark's mix; for pull-request gates.")
 @opt("--data", env="HARNESS_DATA", help="Local data file or folder, or hf:<repo id>[@revision].")
 @opt("--prompt-template", env="HARNESS_PROMPT_TEMPLATE", type=click.Path(exists=True, dir_okay=False, path_type=Path),
      help="A Jinja template to use instead of the task's own prompt.jinja.")
@@ -183,7 +196,7 @@ def execute_run(store: Store, task_ref: str, model: str, params: GenParams, opti
 @opt("--judge-model-arg", env="HARNESS_JUDGE_MODEL_ARG", multiple=True,
      help="Backend-specific KEY=VALUE for the judge (repeatable), e.g. timeout=300.")
 @click.pass_context
-def run(ctx, task_ref, model, limit, samples, split, data, prompt_template, run_name, fresh, base_url,
+def run(ctx, task_ref, model, limit, samples, split, subset, data, prompt_template, run_name, fresh, base_url,
         temperature, top_p, max_tokens, stop, seed, model_arg, concurrency, grade_workers, task_arg,
         judge_model, judge_base_url, judge_model_arg) -> None:
     """Evaluate MODEL on TASK and store every response and verdict as it is produced.
@@ -193,7 +206,7 @@ def run(ctx, task_ref, model, limit, samples, split, data, prompt_template, run_
     """
     store = _store(ctx)
     params = _gen_params(temperature, top_p, max_tokens, stop, seed, model_arg)
-    options = LoadOptions(split=split, data=data, limit=limit)
+    options = LoadOptions(split=split, data=data, limit=limit, subset=subset)
     try:
         runner, summary = execute_run(store, task_ref, model, params, options, samples, prompt_template, run_name,
                                       fresh, base_url, concurrency, grade_workers,

@@ -41,6 +41,7 @@ from .provenance import git_revision
 from .store import ResultWrite, RunRow, Store
 from .registry import check_task_name
 from .runlock import RunLock
+from .subsets import choose
 from .task import LoadOptions, Task, TaskError
 from .types import Answer, GenParams, Prompt, Request, Response, Sample, Status, Verdict, stable_hash
 
@@ -134,7 +135,9 @@ def run_identity(cfg: RunConfig) -> tuple[str, str, str, dict[str, Any]]:
         "harness": {"version": __version__, "git_revision": git_revision()},
         "task": {"name": task.name, "version": task.version, "code_sha256": task.code_hash, "split": split,
                  "data": source.description, "data_sha256": source.sha256, "args": dict(cfg.options.args),
-                 "metadata_keys": list(task.metadata_keys)},
+                 "identity_args": args, "metadata_keys": list(task.metadata_keys), "cluster_key": task.cluster_key,
+                 "subset": cfg.options.subset and {"name": cfg.options.subset,
+                                                   "size": task.subsets[cfg.options.subset]}},
         "prompt_template": {"path": cfg.template_path, "sha256": cfg.template_sha256},
         "model": {"spec": cfg.adapter.spec, "fingerprint": fingerprint, "params": cfg.params.as_dict()},
         "judge": judge,
@@ -148,6 +151,7 @@ def run_identity(cfg: RunConfig) -> tuple[str, str, str, dict[str, Any]]:
     identity = {
         "harness": __version__,
         "task": [task.name, task.version, task.code_hash, split, source.sha256, args],
+        "subset": cfg.options.subset and [cfg.options.subset, task.subsets[cfg.options.subset]],
         "prompt_template": cfg.template_sha256,
         "model": mkey,
         "judge": None if judge is None else model_key(judge["fingerprint"], cfg.judge_params),
@@ -157,7 +161,8 @@ def run_identity(cfg: RunConfig) -> tuple[str, str, str, dict[str, Any]]:
     config_key = stable_hash(identity)
     backend, _, model_name = cfg.adapter.spec.partition(":")
     slug = "-".join(filter(None, [backend, Path(model_name).name.removesuffix(".jsonl")]))[:40]
-    name = cfg.run_name or f"{task.name}-{split}-{slug}-{config_key[:8]}"
+    split_part = f"{split}+{cfg.options.subset}" if cfg.options.subset else split
+    name = cfg.run_name or f"{task.name}-{split_part}-{slug}-{config_key[:8]}"
     return name, config_key, mkey, record
 
 
@@ -411,10 +416,15 @@ class Runner:
     def _produce(self) -> None:
         """Load samples and hand them on in chunks: skip done work, render, look up cached responses (one
         query per chunk), and send requests to the generators and cache hits to the graders."""
-        opts = self.cfg.options
+        opts, task = self.cfg.options, self.cfg.task
         chunk: list[tuple[int, Sample]] = []
         count = 0
-        for ordinal, sample in enumerate(islice(self.cfg.task.samples(opts), opts.limit)):
+        samples = task.samples(opts)
+        if opts.subset:
+            stratum = task.metadata_keys[0] if task.metadata_keys else None
+            chosen = choose(task.samples(opts), task.subsets[opts.subset], stratum)
+            samples = (s for s in samples if s.id in chosen)
+        for ordinal, sample in enumerate(islice(samples, opts.limit)):
             if self.stop.is_set():
                 return
             count += 1
@@ -662,7 +672,8 @@ class Runner:
 
         opts = self.cfg.options
         builtin_size = self.cfg.task.size(opts.split) if opts.data is None else None  # --data: unknown
-        size = min(filter(None, (opts.limit, builtin_size)), default=None)
+        subset_size = self.cfg.task.subsets.get(opts.subset) if opts.subset else None
+        size = min(filter(None, (opts.limit, builtin_size, subset_size)), default=None)
         total = size * self.cfg.samples_per_problem if size else None
         self._bar = tqdm(total=total, desc=self.name, unit="sample", file=sys.stderr, disable=None,
                          dynamic_ncols=True, mininterval=0.5)

@@ -79,6 +79,7 @@ class LoadOptions:
     split: str | None = None
     data: str | None = None  # a local file/folder, or `hf:<repo id>` for the Hugging Face hub
     limit: int | None = None  # applied by the engine; a task may use it to read less
+    subset: str | None = None  # a name of the task's `subsets`, applied by the engine
     args: dict[str, Any] = field(default_factory=dict)  # the task's options, typed, defaults filled in
 
 
@@ -92,6 +93,9 @@ class Task(ABC):
     metadata_keys: tuple[str, ...] = ()  # sample metadata stored per run, given to aggregate, broken down by
     grader_image: str | None = None  # the sandbox image a task grades in; its digest is part of verdict keys
     uses_judge: bool = False  # grading can call the judge model (--judge-model)
+    cluster_key: str | None = None  # a metadata key whose samples are not independent (a program, a repository):
+    #                                 the gate resamples whole clusters
+    subsets: dict[str, int] = {}  # named small subsets (`--subset pr`): name -> size; see harness/subsets.py
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)

@@ -246,3 +246,34 @@ def test_an_empty_data_file_is_an_error_that_names_it(cli, tmp_path):
     empty.write_text("")
     out = cli("run", "--task", str(ECHO_DIR), "--data", str(empty), "--model", "oracle", ok=False)
     assert out.exit_code == 1 and "has no samples" in out.output and "empty.jsonl" in out.output
+
+
+# --- subsets for pull-request gates -----------------------------------------------------------------------
+def test_a_named_subset_is_deterministic_stratified_and_its_power_is_stated(cli):
+    out = cli("describe", str(ECHO_DIR)).stdout
+    assert "--subset pr: 10 samples" in out and "detects a drop of" in out
+    cli("run", "--task", str(ECHO_DIR), "--model", "oracle", "--subset", "pr")
+    first = cli.report()
+    assert first["run"].startswith("echo-default+pr-") and first["metric_counts"]["problems"] == 10
+    assert first["metrics"]["pass@1[parity=even]"] == 1.0 and first["metrics"]["pass@1[parity=odd]"] == 1.0
+    ids = {sid for sid, *_ in Store(cli.store).run_samples(first["run"])}
+    parities = [int(sid[1:]) % 2 for sid in ids]
+    assert len(ids) == 10 and parities.count(0) == parities.count(1) == 5  # the mix of the 50 is kept
+    cli("run", "--task", str(ECHO_DIR), "--model", "oracle", "--subset", "pr", "--run-name", "again", "--fresh")
+    assert {sid for sid, *_ in Store(cli.store).run_samples("again")} == ids
+    bad = cli("run", "--task", str(ECHO_DIR), "--model", "oracle", "--subset", "nightly", ok=False)
+    assert bad.exit_code == 1 and "no subset 'nightly'" in bad.output and "pr (10 samples)" in bad.output
+
+
+def test_the_record_says_what_the_gate_needs(cli):
+    cli("run", "--task", str(ECHO_DIR), "--model", "oracle", "--limit", "2", "-T", "scale=2")
+    task = cli.report()["record"]["task"]
+    assert task["identity_args"] == {"scale": 2} and task["cluster_key"] is None and task["subset"] is None
+
+
+def test_subset_quotas_follow_the_strata_by_hand():
+    from harness.subsets import _allocate
+
+    assert _allocate({"a": 90, "b": 9, "c": 1}, 10) == {"a": 8, "b": 1, "c": 1}  # every stratum kept
+    assert _allocate({"a": 50, "b": 30, "c": 20}, 10) == {"a": 5, "b": 3, "c": 2}
+    assert _allocate({"a": 3, "b": 1}, 3) == {"a": 2, "b": 1}

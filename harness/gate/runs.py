@@ -94,7 +94,7 @@ def pin_of_record(record: dict[str, Any], split: str, where: str) -> Pin:
         raise GateError(f"{where}: the run's record has no task (it was made by a harness without records)")
     return Pin(task=str(task["name"]), split=str(task.get("split") or split), version=str(task.get("version", "")),
                code_sha256=str(task.get("code_sha256", "")), data_sha256=str(task.get("data_sha256", "")),
-               args=dict(task.get("args") or {}),
+               args=dict(task.get("identity_args", task.get("args")) or {}),  # options that change results
                prompt_sha256=str((record.get("prompt_template") or {}).get("sha256", "")))
 
 

@@ -53,6 +53,7 @@ class TMBench(Task):
     description = "Simulate a 2-tag system step by step; step-weighted accuracy (SWA) and pass"
     splits = tuple(VARIANTS)
     default_split = "default"
+    subsets = {"pr": 30}  # for pull-request gates: 30 of the 100 instances
 
     # --- data -----------------------------------------------------------------------------------------
     def size(self, split: str | None = None) -> int | None:
