@@ -14,6 +14,7 @@ and the checkers' agreement with the judge per template (agreement.py).
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
@@ -29,6 +30,21 @@ if TYPE_CHECKING:
 
 HERE = Path(__file__).resolve().parent
 SIZES = {"full": 1200, "easy": 600, "hard": 600}
+PARSER_PACKAGES = ("tree-sitter", "tree-sitter-python", "tree-sitter-java", "tree-sitter-cpp", "tree-sitter-go")
+
+
+@functools.lru_cache(maxsize=1)
+def parser_versions() -> dict[str, str | None]:
+    """The installed tree-sitter and grammar releases (part of every verdict key)."""
+    from importlib import metadata
+
+    out: dict[str, str | None] = {}
+    for name in PARSER_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
 
 
 class CodeIF(Task):
@@ -72,11 +88,22 @@ class CodeIF(Task):
         return (self.ctx.args.get("judge") if self.ctx is not None else None) or "hybrid"
 
     def grader_fingerprint(self, sample: Sample) -> Any:
+        """Besides the task's code and options (the mode among them): the parsers the checkers read code with
+        (another grammar release can parse, and so decide, differently), and unless the judge is never asked
+        (static) the judge model's key and the judge prompt's contents."""
         base = super().grader_fingerprint(sample)
         if self.mode == "static":  # the judge is never asked: another judge changes nothing
-            return {"judge": None}
+            return {"judge": None, "parsers": parser_versions()}
         template = self.judge_template or judge_module.load_template(None)
-        return {**(base or {}), "judge_template": template.sha256}
+        return {**(base or {}), "judge_template": template.sha256, "parsers": parser_versions()}
+
+    def identity_args(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The judge template by its contents, not its path: editing the file is another run (and grading), moving
+        it is not (the engine keys a run by contents; the path stays in the record's `args`)."""
+        out = super().identity_args(args)
+        if out.get("judge_template"):
+            out["judge_template"] = "sha256:" + judge_module.load_template(out["judge_template"]).sha256
+        return out
 
     # --- data -------------------------------------------------------------------------------------------------
     def size(self, split: str | None = None) -> int | None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from . import vocabulary as vocab
-from .extract import other_languages
+from .extract import other_languages, unknown_tags
 from .facts import CodeFacts, Function, TypeDecl, Variable
 from .program import Program
 from .syntax import parses_cleanly, supported
@@ -65,6 +65,15 @@ def absent(facts: CodeFacts, certain: bool, possible: bool, what: str) -> Decisi
     return Decision(flip[d.answer], reason)
 
 
+def not_found(facts: CodeFacts, name: str, what: str) -> Decision:
+    """No definition of `name` was recognised. That is a no only where the code never writes the name at all: a
+    name that is written may be bound in a form the extractors do not read (a catch parameter, a pattern, a
+    lambda's parameter, a structured binding), so then it is undecided."""
+    if facts.mentions(name):
+        return undecided(f"{what}: no definition recognised, but the name {name!r} is written in the code")
+    return present(facts, False, False, what)
+
+
 def at_most(fewest: int, most: int, limit: int, what: str, broken: str = "") -> Decision:
     """A count must not exceed `limit`; `fewest`..`most` is its range over the readings. `broken`: why the
     count may be low (code that does not parse hides what it holds), or "" when it is exact."""
@@ -87,12 +96,17 @@ def both(*decisions: Decision) -> Decision:
     return undecided("; ".join(d.reason for d in decisions if d.answer == UNDECIDED))
 
 
-def names_follow(names_strict: Iterable[str], names_all: Iterable[str], convention_name: str, what: str) -> Decision:
+def names_follow(names_strict: Iterable[str], names_all: Iterable[str], convention_name: str, what: str,
+                 language: str = "") -> Decision:
     """Every name must follow a convention. `names_strict`: the names every reading counts; `names_all`: those
-    some reading counts too. Leading underscores (Python privacy) and dunders are ignored."""
+    some reading counts too. Leading underscores (Python privacy) and dunders are ignored. In Go a capital
+    initial is what exports a name, and Go's own style calls both forms camelCase ("MixedCaps or mixedCaps"):
+    there an exported name is judged under camelCase by some readings only."""
     conv = vocab.convention(convention_name)
     if conv is None:
         return undecided(f"unknown naming convention {convention_name!r}")
+    if language == "go" and convention_name.strip("`'\" ") == "camelCase":
+        names_strict = [n for n in names_strict if not n[:1].isupper()]
     def clean(names: Iterable[str]) -> list[str]:
         out = []
         for n in names:
@@ -133,6 +147,9 @@ def check_language(c: Constraint, program: Program) -> Decision:
     others = other_languages(program.blocks, wanted)
     if others:
         return no(f"the response has code tagged {', '.join(others)}")
+    unknown = unknown_tags(program.blocks, wanted)
+    if unknown:
+        return undecided(f"the response has blocks tagged {', '.join(unknown)}: another language or not")
     if not supported(wanted):
         return undecided(f"no grammar for {wanted!r} here")
     if not program.code:
@@ -170,7 +187,7 @@ def check_function_length(c: Constraint, program: Program, facts: CodeFacts) -> 
     if not functions:
         return undecided("the code has no function to measure" if facts.clean else facts.where_broken())
     braces = 1 if facts.language == "python" else 2  # the body alone: no signature (and no closing brace)
-    fewest = max(max(f.code_lines - braces, 0) for f in functions)
+    fewest = max(f.body_lines if f.body_lines is not None else max(f.code_lines - braces, 0) for f in functions)
     most = max(f.lines for f in functions)
     return at_most(fewest, most, limit, "longest function (lines)", facts.where_broken())
 
@@ -182,7 +199,9 @@ def check_parameter_count(c: Constraint, program: Program, facts: CodeFacts) -> 
     if not functions:
         return undecided("the code has no function" if facts.clean else facts.where_broken())
     most = max(len(f.params) for f in functions)
-    fewest = max(len([p for p in f.params if not p.implicit]) for f in functions)
+    # a constructor is not a "function" to some readings (as for template 6), nor are self/cls parameters
+    fewest = max((len([p for p in f.params if not p.implicit]) for f in functions
+                  if f.kind not in ("constructor", "destructor")), default=0)
     return at_most(fewest, most, limit, "most parameters of a function", facts.where_broken())
 
 
@@ -222,10 +241,18 @@ def check_class_count(c: Constraint, program: Program, facts: CodeFacts) -> Deci
                    facts.where_broken())
 
 
+# Words an instruction calls a keyword that name a construct in languages where they are not a keyword: the
+# construct is what some readings mean (a Java `->` lambda "uses lambda").
+KEYWORD_CONSTRUCTS = {"lambda": "lambda", "switch": "match", "match": "switch", "foreach": "foreach"}
+
+
 def _keyword(c: Constraint, facts: CodeFacts) -> tuple[str, bool, bool]:
     word = unquote(c.slots["keyword"])
     strict = facts.keywords.get(word, 0) > 0
     loose = strict or facts.identifiers.get(word, 0) > 0
+    construct = KEYWORD_CONSTRUCTS.get(word)
+    if construct and word not in vocab.KEYWORDS.get(facts.language, ()) and facts.constructs.get(construct):
+        loose = True
     return word, strict, loose
 
 
@@ -322,6 +349,8 @@ def check_variable_defined(c: Constraint, program: Program, facts: CodeFacts) ->
     # a parameter, a Go constant or a C/C++ macro is named, but is it a variable? Only to some.
     certain = [v for v in found if v.scope != "param" and not (facts.language == "go" and v.constant)
                and not (facts.language in ("cpp", "c") and v.constant and v.type is None)]
+    if not found:
+        return not_found(facts, name, f"variable {name!r}")
     return present(facts, bool(certain), bool(found), f"variable {name!r}")
 
 
@@ -335,6 +364,8 @@ def check_enumeration(c: Constraint, program: Program, facts: CodeFacts) -> Deci
     enum_calls = {"call:Enum", "call:IntEnum", "call:StrEnum", "call:Flag", "call:IntFlag"}
     if facts.language == "python" and any(v.value_kind in enum_calls for v in _declared(facts, name)):
         return yes(f"enumeration {name!r}: found (the Enum function)")
+    if not types and not _declared(facts, name):
+        return not_found(facts, name, f"enumeration {name!r}")
     if facts.language in ("java", "cpp", "c"):  # languages with enums: anything else named so is not one
         return present(facts, False, False, f"enumeration {name!r}")
     possible = bool(types) or bool(_declared(facts, name))
@@ -346,7 +377,7 @@ def check_variable_names(c: Constraint, program: Program, facts: CodeFacts) -> D
     strict = [v.name for v in facts.variables
               if v.scope in ("global", "local", "loop") and not _constant_like(v, facts)]
     every = [v.name for v in facts.variables]  # parameters, fields and constants too
-    return names_follow(strict, every, c.slots["naming_convention"], "variable names")
+    return names_follow(strict, every, c.slots["naming_convention"], "variable names", facts.language)
 
 
 def _constant_like(v: Variable, facts: CodeFacts) -> bool:
@@ -374,8 +405,21 @@ def normalise_declared(t: str) -> str:
     return vocab.normalise_type(t).lower()
 
 
-def _compare_with_code(facts: CodeFacts, declared: str, wanted: str) -> str:
+JAVA_BOXES = {"int": "Integer", "long": "Long", "short": "Short", "byte": "Byte", "double": "Double",
+              "float": "Float", "boolean": "Boolean", "char": "Character"}
+
+
+def _compare_with_code(facts: CodeFacts, declared: str, wanted: str, inferred: bool = False) -> str:
+    """compare_types, knowing the code's own types and the language. `inferred`: the type is read off a
+    literal, not written (Python's `x = 1`)."""
     result = vocab.compare_types(declared, wanted)
+    if result == "yes" and facts.language == "java":
+        d, w = vocab.normalise_type(declared), vocab.normalise_type(wanted)
+        if d != w and {d, w} & set(JAVA_BOXES) and JAVA_BOXES.get(d, JAVA_BOXES.get(w)) in (d, w):
+            return "similar"  # int and Integer: a primitive and its box are two types in Java
+    if (result == "no" and inferred and facts.language == "python" and vocab.normalise_type(declared) == "int"
+            and vocab.FAMILY_OF.get(vocab.normalise_type(wanted).lower()) == "float"):
+        return "similar"  # `x = 0` where a float is asked: an int is accepted wherever a float is (PEP 484)
     if result != "unknown":
         return result
     w = vocab.normalise_type(wanted).lower()
@@ -395,11 +439,12 @@ def check_variable_type(c: Constraint, program: Program, facts: CodeFacts) -> De
     name, wanted = c.slots["variable_name"], c.slots["variable_type"]
     found = _declared(facts, name)
     if not found:
-        return present(facts, False, False, f"variable {name!r}")
+        return not_found(facts, name, f"variable {name!r}")
     results = []
     for v in found:
         t = _type_of(v)
-        results.append((t, _compare_with_code(facts, t, wanted) if t else "unknown"))
+        inferred = not (v.type and normalise_declared(v.type) not in ("var", "auto", ""))
+        results.append((t, _compare_with_code(facts, t, wanted, inferred) if t else "unknown"))
     seen = ", ".join(sorted({t or "?" for t, _ in results}))
     if all(r == "yes" for _, r in results):
         return yes(f"variable {name!r} has type {seen}")
@@ -424,7 +469,7 @@ def check_variable_global(c: Constraint, program: Program, facts: CodeFacts) -> 
     name = c.slots["variable_name"]
     states = {_global_state(v, facts) for v in _declared(facts, name)}
     if not states:
-        return present(facts, False, False, f"variable {name!r}")
+        return not_found(facts, name, f"variable {name!r}")
     return present(facts, "global" in states, "maybe" in states, f"global variable {name!r}")
 
 
@@ -475,7 +520,20 @@ def _literal_text(value: str) -> str:
 
 
 _NULLS = {"none", "null", "nil", "nullptr"}
-_NUMBER = re.compile(r"^[-+]?\d+(\.\d*)?([eE][-+]?\d+)?[fFdDlL]?$")
+
+
+def _to_number(text: str) -> float | None:
+    """A numeric literal's value in any of the four languages' spellings (1_000, 1'000, 0x0A, 0b1, 0o7, 5L, 5u,
+    1.5f, -2e3), or None."""
+    t = text.strip().replace("_", "").replace("'", "")
+    t = re.sub(r"(?<=[0-9a-fA-F.])(?:[uU][lL]{0,2}|[lL]{1,2}[uU]?|[fFdD])$", "", t) if not t.lower().startswith(
+        ("0x", "-0x", "+0x")) else re.sub(r"(?:[uU][lL]{0,2}|[lL]{1,2}[uU]?)$", "", t)
+    if not re.match(r"^[-+]?(0[xXbBoO][0-9a-fA-F]+|\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)$", t):
+        return None
+    try:
+        return float(int(t, 0)) if re.match(r"^[-+]?0[xXbBoO]", t) else float(t)
+    except ValueError:
+        return None
 
 
 def values_equal(written: str, kind: str | None, wanted: str) -> str:
@@ -486,8 +544,11 @@ def values_equal(written: str, kind: str | None, wanted: str) -> str:
         return "yes"
     if kind in ("str", "char") and _literal_text(t) == w:
         return "yes"
-    if _NUMBER.match(t) and _NUMBER.match(w):
-        return "yes" if float(t.rstrip("fFdDlL")) == float(w.rstrip("fFdDlL")) else "no"
+    tn, wn = _to_number(t), _to_number(w)
+    if tn is not None and wn is not None:
+        return "yes" if tn == wn else "no"
+    if kind in ("int", "float") and tn is None:
+        return "unknown"  # a number spelled in a way not read here
     if t.lower() in _NULLS and w.lower() in _NULLS or t.lower() in ("true", "false") and t.lower() == w.lower():
         return "yes"
     if kind in ("int", "float", "str", "char", "bool", "none", "null", "nil"):
@@ -500,11 +561,15 @@ def check_initial_value(c: Constraint, program: Program, facts: CodeFacts) -> De
     name, wanted = c.slots["variable_name"], c.slots["variable_value"]
     found = sorted((v for v in _declared(facts, name) if v.scope != "param"), key=lambda v: (v.block, v.line))
     if not found:
-        return present(facts, False, False, f"variable {name!r}")
+        return not_found(facts, name, f"variable {name!r}")
     first = next((v for v in found if v.value is not None), None)
     if first is None:
         return undecided(f"variable {name!r} is declared without an initial value")
     result = values_equal(first.value, first.value_kind, wanted)
+    others = {values_equal(v.value, v.value_kind, wanted) for v in found
+              if v.value is not None and v.scope != first.scope}
+    if others - {result, "unknown"}:  # a module's x and a function's x are two variables: which one is meant?
+        return undecided(f"variables named {name!r} in different scopes start at different values")
     if result == "yes":
         return yes(f"variable {name!r} starts at {first.value[:40]}")
     if result == "no":
@@ -520,6 +585,8 @@ def _constant_states(facts: CodeFacts, name: str) -> list[str]:
     for v in found:
         if v.constant:
             states.append("constant")
+        elif facts.language in ("cpp", "c") and (v.type or "").startswith("const ") and "*" in (v.type or ""):
+            states.append("maybe")  # `const char* NAME`: what it points to is constant, the pointer is not
         elif facts.language == "python":
             rebound = len(found) > 1 or v.scope in ("local", "loop")
             states.append("variable" if rebound and not v.name.isupper() else "maybe")
@@ -533,7 +600,7 @@ def check_constant(c: Constraint, program: Program, facts: CodeFacts) -> Decisio
     name = c.slots["variable_name"]
     states = _constant_states(facts, name)
     if not states:
-        return present(facts, False, False, f"variable {name!r}")
+        return not_found(facts, name, f"variable {name!r}")
     if all(s == "constant" for s in states):
         return yes(f"{name!r} is declared constant")
     if all(s == "variable" for s in states):
@@ -561,6 +628,8 @@ def check_function_defined(c: Constraint, program: Program, facts: CodeFacts) ->
     found = facts.functions_named(name)
     certain = [f for f in found if f.has_body and f.kind in ("function", "method")]
     lambdas = [v for v in _declared(facts, name) if v.value_kind in ("lambda", "func")]
+    if not found and not lambdas:
+        return not_found(facts, name, f"function {name!r}")
     return present(facts, bool(certain), bool(found or lambdas), f"function {name!r}")
 
 
@@ -572,7 +641,8 @@ def check_function_names(c: Constraint, program: Program, facts: CodeFacts) -> D
     chosen = [f for f in facts.functions if f.kind in ("function", "method")]
     strict = [f.name for f in chosen if not f.override and f.name not in FORCED_NAMES
               and not (facts.language == "go" and re.match(r"^(Test|Benchmark|Example|Fuzz)[A-Z_]", f.name))]
-    return names_follow(strict, [f.name for f in chosen], c.slots["naming_convention"], "function names")
+    return names_follow(strict, [f.name for f in chosen], c.slots["naming_convention"], "function names",
+                        facts.language)
 
 
 def _list_item(raw: str) -> tuple[str, str]:
@@ -632,6 +702,8 @@ def _interface_state(t: TypeDecl, language: str) -> str:
 
 def _interface(facts: CodeFacts, name: str) -> Decision:
     states = {_interface_state(t, facts.language) for t in facts.types_named(name)}
+    if not states:
+        return not_found(facts, name, f"interface {name!r}")
     return present(facts, "interface" in states, "maybe" in states, f"interface {name!r}")
 
 
@@ -647,12 +719,14 @@ def check_interface_names(c: Constraint, program: Program, facts: CodeFacts) -> 
     every = [n for n, s in states if s in ("interface", "maybe")]
     if not strict:
         return undecided("the code declares no interface" if facts.clean else facts.where_broken())
-    return names_follow(strict, every, c.slots["naming_convention"], "interface names")
+    return names_follow(strict, every, c.slots["naming_convention"], "interface names", facts.language)
 
 
 def _class(facts: CodeFacts, name: str) -> Decision:
     kinds = {t.kind for t in facts.types_named(name)}
     strict = kinds & CLASS_KINDS.get(facts.language, {"class"})
+    if not kinds:
+        return not_found(facts, name, f"class {name!r}")
     return present(facts, bool(strict), bool(kinds), f"class {name!r}")
 
 
@@ -665,7 +739,7 @@ def check_class(c: Constraint, program: Program, facts: CodeFacts) -> Decision:
 def check_class_names(c: Constraint, program: Program, facts: CodeFacts) -> Decision:
     strict = [t.name for t in facts.types if t.kind in CLASS_KINDS.get(facts.language, {"class"})]
     every = [t.name for t in facts.types if t.kind in TYPE_KINDS]
-    return names_follow(strict, every, c.slots["naming_convention"], "class names")
+    return names_follow(strict, every, c.slots["naming_convention"], "class names", facts.language)
 
 
 # --- packages, imports -------------------------------------------------------------------------------------------
@@ -675,7 +749,7 @@ def _package(program: Program, facts: CodeFacts, name: str) -> Decision:
         declared = [p for p, _ in facts.packages]
         if declared and all(p == name for p in declared):
             return yes(f"package {name}: declared")
-        if any(p == name or p.endswith("." + name) for p in declared):
+        if any(p == name or p.endswith("." + name) or p.startswith(name + ".") for p in declared):
             return undecided(f"packages {', '.join(sorted(set(declared)))}: {name} only in part")
         if not declared and not facts.clean:
             return undecided(f"no package declaration found, but {facts.where_broken()}")
@@ -710,9 +784,10 @@ def _package_members(c: Constraint, program: Program, facts: CodeFacts, slot: st
     decisions = []
     for m in members:
         inside, anywhere = _in_package(facts, m, package, kind)
-        if facts.language == "python":  # members of a Python package: defined in the answer at all
-            decisions.append(present(facts, False, anywhere, f"{kind} {m!r}") if anywhere else
-                             present(facts, False, False, f"{kind} {m!r}"))
+        if not anywhere:
+            decisions.append(not_found(facts, m, f"{kind} {m!r}"))
+        elif facts.language == "python":  # members of a Python package: defined in the answer at all
+            decisions.append(present(facts, False, anywhere, f"{kind} {m!r}"))
         else:
             decisions.append(present(facts, inside, anywhere, f"{kind} {m!r} in {package}"))
     return both(package_decision, *decisions)
@@ -728,34 +803,59 @@ def check_package_functions(c: Constraint, program: Program, facts: CodeFacts) -
     return _package_members(c, program, facts, "function_name_list", "function")
 
 
-def _imported(facts: CodeFacts, item: str) -> tuple[bool, bool]:
-    """(imported for certain, perhaps imported) for one library as an instruction names it."""
+def _imported(facts: CodeFacts, item: str, use: bool = True) -> tuple[bool, bool]:
+    """(imported for certain, perhaps imported) for one library as an instruction names it. `use`: the question
+    is whether the code uses the library (31, 38, 39), so Java's implicit `java.lang` counts as imported once a
+    name of it is written; for "import the following libraries" (37) only an import statement is certain."""
     lang = facts.language
     raw = unquote(item)
     if lang == "python":
         module = vocab.python_module(raw)
         mods = [i.module for i in facts.imports]
         certain = any(m.lower() == module.lower() or m.lower().startswith(module.lower() + ".") for m in mods)
-        loose = certain or any(raw.lower() in m.lower().split(".") for m in mods)
+        loose = certain or any(raw.lower() in m.lower().split(".") or module.lower().startswith(m.lower() + ".")
+                               for m in mods)  # `import os` for "os.path": its parent only
         return certain, loose
     if lang == "java":
         mods = [(i.module, "*" in i.names) for i in facts.imports]
+        if raw.endswith(".*"):  # a wildcard as the library: the package's wildcard import, or any class of it
+            package = raw[:-2]
+            certain = any(m == package and wild for m, wild in mods)
+            some = any(m.startswith(package + ".") and not wild for m, wild in mods)
+            return certain or (use and some), certain or some
         last = raw.rsplit(".", 1)[-1]
+        explicit = any(m == raw or m.startswith(raw + ".")
+                       or (wild and raw.startswith(m + ".") and facts.mentions(last)) for m, wild in mods)
         if raw.startswith("java.lang") and (raw == "java.lang" or facts.mentions(last)):
-            return raw != "java.lang", True  # imported implicitly
-        certain = any(m == raw or m.startswith(raw + ".") or (wild and raw.startswith(m + ".") and facts.mentions(last))
-                      for m, wild in mods)
-        loose = certain or any(m.rsplit(".", 1)[-1] == raw or (wild and raw.startswith(m + ".")) for m, wild in mods)
-        return certain, loose
+            # imported implicitly: used once a name of it is written, but an import statement is another matter
+            return explicit or (use and raw != "java.lang"), True
+        loose = explicit or any(m.rsplit(".", 1)[-1] == raw or (wild and raw.startswith(m + ".")) for m, wild in mods)
+        return explicit, loose
     if lang in ("cpp", "c"):
         header = raw.strip("<>\"").removeprefix("std::")
+        base = header.removesuffix(".h").removesuffix(".hpp")
+        spellings = {header, base, base + ".h", base + ".hpp"}
+        if base in vocab.C_HEADERS or header.endswith(".h"):  # <stdlib.h> is <cstdlib>, <string.h> <cstring>
+            spellings |= {"c" + base}
+        if base.startswith("c") and base[1:] in vocab.C_HEADERS | {"string"}:
+            spellings |= {base[1:] + ".h"}
         heads = [i.module for i in facts.imports]
-        certain = any(h == header or h == header + ".h" or h.rsplit("/", 1)[-1] == header for h in heads)
-        loose = certain or any(h in ("bits/stdc++.h",) or h.rsplit("/", 1)[-1].startswith(header) for h in heads)
+        certain = any(h in spellings or h.rsplit("/", 1)[-1] in spellings or h.split("/", 1)[0] == base
+                      for h in heads)  # <boost/asio.hpp> for "boost"
+        loose = certain or any(h in ("bits/stdc++.h",) or h.rsplit("/", 1)[-1].startswith(base) for h in heads)
+        if use and not certain and lang in ("cpp", "c"):
+            # a header reaches the code through another one: its well-known names written are a sign of use
+            names = vocab.HEADER_NAMES.get(base) or vocab.HEADER_NAMES.get(base.removeprefix("c")) or {base}
+            loose = loose or any(facts.mentions(n) for n in names)
         return certain, loose
     if lang == "go":
         paths = [i.module for i in facts.imports]
-        certain = any(p == raw or p.rsplit("/", 1)[-1] == raw.rsplit("/", 1)[-1] and "/" not in raw for p in paths)
+        if "/" in raw:
+            certain = raw in paths
+        else:  # `rand` is math/rand to most, but crypto/rand has that name too
+            canonical = vocab.GO_AMBIGUOUS.get(raw)
+            certain = any(p == raw or (p.rsplit("/", 1)[-1] == raw and (canonical is None or p == canonical))
+                          for p in paths)
         loose = certain or any(p.startswith(raw + "/") or raw in p.split("/") for p in paths)
         return certain, loose
     return False, False
@@ -768,7 +868,7 @@ def check_imports(c: Constraint, program: Program, facts: CodeFacts) -> Decision
         return undecided("the instruction names no library")
     decisions = []
     for item in items:
-        certain, loose = _imported(facts, item)
+        certain, loose = _imported(facts, item, use=False)
         decisions.append(present(facts, certain, loose, f"import of {unquote(item)}"))
     return both(*decisions)
 
@@ -894,7 +994,7 @@ GO_INTERFACES = {"Stringer": {"String"}, "error": {"Error"}, "Reader": {"Read"},
 def check_implements(c: Constraint, program: Program, facts: CodeFacts) -> Decision:
     cls, iface = c.slots["class_name"], c.slots["interface_name"]
     if not facts.types_named(cls):
-        return present(facts, False, False, f"class {cls!r}")
+        return not_found(facts, cls, f"class {cls!r}")
     if facts.language == "go":
         wanted = set()
         for t in facts.types_named(iface):
@@ -903,10 +1003,13 @@ def check_implements(c: Constraint, program: Program, facts: CodeFacts) -> Decis
             wanted = GO_INTERFACES.get(iface.rsplit(".", 1)[-1], set())
         if not wanted:
             return undecided(f"the methods of interface {iface!r} are not known")
-        have = {f.name for f in facts.methods_of(cls)}
+        have, complete = _members(facts, cls, "methods")  # with the methods embedded types promote
         missing = sorted(wanted - have)
         if not missing:
             return yes(f"{cls} has every method of {iface}")
+        if not complete:
+            return undecided(f"{cls} lacks {', '.join(missing)} of {iface}, but embeds a type the code does not "
+                             f"declare")
         return present(facts, False, False, f"methods {', '.join(missing)} of {iface} on {cls}")
     bases, complete = _ancestors(facts, cls)
     if iface in bases:
@@ -922,6 +1025,19 @@ def check_implements(c: Constraint, program: Program, facts: CodeFacts) -> Decis
     return present(facts, False, False, f"{cls} implementing {iface}")
 
 
+def _loosely(name: str) -> str:
+    """A member name without its decoration: `_name`, `__name`, `name_`, `m_name`, `Name` (Go's exported) -> name."""
+    n = name.strip("_")
+    if n.startswith("m_") and len(n) > 2:
+        n = n[2:]
+    return n.lower()
+
+
+def _loose_member(name: str, members: set[str]) -> bool:
+    """A member spelled differently but plausibly meant (`_name` or `name_` for "name", `Run` for "run")."""
+    return any(_loosely(m) == _loosely(name) for m in members)
+
+
 def _name_of_member(raw: str) -> str:
     """`ListView inventory` -> inventory; `int[] array` -> array; `getName()` -> getName."""
     item = unquote(raw).rstrip("()").strip()
@@ -933,14 +1049,16 @@ def _name_of_member(raw: str) -> str:
 def check_properties(c: Constraint, program: Program, facts: CodeFacts) -> Decision:
     cls = c.slots["class_name"]
     if not facts.types_named(cls):
-        return present(facts, False, False, f"class {cls!r}")
+        return not_found(facts, cls, f"class {cls!r}")
     fields, complete = _members(facts, cls, "fields")
     methods, _ = _members(facts, cls, "methods")
     decisions = []
     for raw in c.slots["properties_name_list"]:
         p = _name_of_member(raw)
         accessor = {p, "get" + p[:1].upper() + p[1:], "get_" + p} & methods
-        decisions.append(present(facts, p in fields, bool(accessor) or not complete, f"property {p!r} of {cls}"))
+        dynamic = "__slots__" in fields or any(call.name == "setattr" for call in facts.calls)  # set by name
+        loose = bool(accessor) or not complete or _loose_member(p, fields) or dynamic
+        decisions.append(present(facts, p in fields, loose, f"property {p!r} of {cls}"))
     return both(*decisions) if decisions else undecided("the instruction names no property")
 
 
@@ -948,9 +1066,11 @@ def check_properties(c: Constraint, program: Program, facts: CodeFacts) -> Decis
 def check_methods(c: Constraint, program: Program, facts: CodeFacts) -> Decision:
     cls = c.slots["class_name"]
     if not facts.types_named(cls):
-        return present(facts, False, False, f"class {cls!r}")
+        return not_found(facts, cls, f"class {cls!r}")
     methods, complete = _members(facts, cls, "methods")
-    decisions = [present(facts, m in methods, not complete, f"method {m!r} of {cls}")
+    fields, _ = _members(facts, cls, "fields")  # `run = lambda self: ...`: an attribute that is a function
+    decisions = [present(facts, m in methods, not complete or _loose_member(m, methods) or m in fields,
+                         f"method {m!r} of {cls}")
                  for m in (_name_of_member(r) for r in c.slots["method_name_list"])]
     return both(*decisions) if decisions else undecided("the instruction names no method")
 
@@ -962,7 +1082,7 @@ def check_interface_methods(c: Constraint, program: Program, facts: CodeFacts) -
     if is_interface.answer == NO:
         return is_interface
     methods, complete = _members(facts, name, "methods")
-    decisions = [present(facts, m in methods, not complete, f"method {m!r} of {name}")
+    decisions = [present(facts, m in methods, not complete or _loose_member(m, methods), f"method {m!r} of {name}")
                  for m in (_name_of_member(r) for r in c.slots["method_name_list"])]
     return both(is_interface, *decisions)
 
@@ -973,7 +1093,7 @@ def check_parameters(c: Constraint, program: Program, facts: CodeFacts) -> Decis
     wanted = {_name_of_member(p) for p in c.slots["parameter_name_list"]}
     found = [f for f in facts.functions if f.name == name]
     if not found:
-        return present(facts, False, False, f"function {name!r}")
+        return not_found(facts, name, f"function {name!r}")
     results = []
     for f in found:
         have = {p.name for p in f.params if not p.implicit}
@@ -1014,13 +1134,13 @@ def check_return_type(c: Constraint, program: Program, facts: CodeFacts) -> Deci
     name, wanted = c.slots["function_name"], c.slots["return_type"]
     found = [f for f in facts.functions if f.name == name and f.kind not in ("constructor", "destructor")]
     if not found:
-        return present(facts, False, False, f"function {name!r}")
+        return not_found(facts, name, f"function {name!r}")
     implemented = [f for f in found if f.has_body and _return_type(f, facts.language) is not None]
     found = implemented or found  # an abstract declaration says less than an implementation
     results = []
     for f in found:
         t = _return_type(f, facts.language)
-        results.append((t, _compare_with_code(facts, t, wanted) if t else "unknown"))
+        results.append((t, _compare_with_code(facts, t, wanted, f.return_type is None) if t else "unknown"))
     seen = ", ".join(sorted({t or "?" for t, _ in results}))
     if all(r == "yes" for _, r in results):
         return yes(f"{name} returns {seen}")

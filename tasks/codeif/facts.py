@@ -33,6 +33,7 @@ class Function:
     override: bool  # its name is chosen by a base or the language: @Override, `override`, a Python dunder
     package: str | None
     block: int
+    body_lines: int | None = None  # code lines of the body alone (inside its braces), where it has one
 
 
 @dataclass(frozen=True)

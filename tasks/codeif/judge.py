@@ -20,6 +20,8 @@ from pathlib import Path
 from harness.task import TaskError
 from harness.types import Prompt
 
+from .extract import encodable
+
 HERE = Path(__file__).resolve().parent
 OWN_TEMPLATE = HERE / "judge_prompt.txt"
 REQUIRED = ("{question}", "{instructions_str}", "{generated_code}")
@@ -27,7 +29,7 @@ TRIES = 3
 
 _THINK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 _LIST = re.compile(r"\[([^\[\]]*)\]")
-_ITEM = re.compile(r"""^\s*["'`]?\s*(yes|no)\s*["'`]?\s*$""", re.IGNORECASE)
+_ITEM = re.compile(r"""^\s*["'`‘’“”]?\s*(yes|no)\s*["'`‘’“”]?\s*$""", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ def render(template: JudgeTemplate, question: str, instructions: list[str], resp
     """The judge's prompt: placeholders replaced as plain text (the template may hold other braces)."""
     text = template.text
     values = {"{question}": question, "{instructions_str}": numbered(instructions),
-              "{generated_code}": response, "{count}": str(len(instructions))}
+              "{generated_code}": encodable(response), "{count}": str(len(instructions))}  # a prompt is UTF-8
     # one pass, so a value that contains a placeholder's spelling is never substituted again
     pattern = re.compile("|".join(re.escape(k) for k in values))
     return Prompt.chat(pattern.sub(lambda m: values[m.group(0)], text))

@@ -227,7 +227,8 @@ class CppExtractor(Extractor):
         self.facts.functions.append(Function(
             name=name, kind=kind, owner=owner, params=params,
             return_type=(text(typ) + suffix) if typ is not None else None, returns=(), lines=self.lines_of(node),
-            code_lines=self.code_lines_in(node), has_body=has_body, override="override" in words or "final" in words,
+            code_lines=self.code_lines_in(node), body_lines=self.body_lines_in(node.child_by_field_name("body")),
+            has_body=has_body, override="override" in words or "final" in words,
             package=scope.namespace, block=self.block))
         record = self._record(scope)
         if record is None and owner is not None:
@@ -279,10 +280,25 @@ class CppExtractor(Extractor):
                 self._function(node, scope, function, False, typ, suffix)
                 continue
             value = declarator.child_by_field_name("value") if declarator.type == "init_declarator" else None
+            inner = declarator.child_by_field_name("declarator") if declarator.type == "init_declarator" else declarator
+            if inner is not None and inner.type == "structured_binding_declarator":  # auto [a, b] = ...
+                for n in inner.named_children:
+                    if n.type == "identifier":
+                        self._variable(text(n), where, None, None, words, declarator, scope)
+                continue
             if where == "field" and value is None:
                 value = node.child_by_field_name("default_value")
             type_text = text(typ) + suffix if typ is not None else None
-            self._variable(name, where, type_text, value, words, declarator, scope)
+            var_words = words
+            pointer = inner if inner is not None and inner.type == "pointer_declarator" else None
+            if pointer is not None:  # `int* const p`: the pointer is constant; `const int* p`: only what it points to
+                own = any(c.type == "type_qualifier" and text(c) == "const" for c in pointer.children)
+                if own:
+                    var_words = words | {"const"}
+                elif "const" in words:
+                    var_words = words - {"const"}
+                    type_text = "const " + type_text if type_text else type_text
+            self._variable(name, where, type_text, value, var_words, declarator, scope)
             record = self._record(scope)
             if where == "field" and record is not None:
                 record["fields"].append(name)
@@ -371,6 +387,16 @@ class CppExtractor(Extractor):
 
     def visit_lambda_expression(self, node: Node, scope: Scope):
         self.facts.constructs["lambda"] += 1
+        declarator = node.child_by_field_name("declarator")
+        for p in self._params(declarator.child_by_field_name("parameters") if declarator is not None else None):
+            if p.name and p.name != "...":
+                self._variable(p.name, "param", p.type, None, set(), node, scope)
+
+    def visit_catch_clause(self, node: Node, scope: Scope):
+        for p in self._params(node.child_by_field_name("parameters")):
+            if p.name and p.name != "...":
+                self._variable(p.name, "local", p.type, None, set(), node, scope)
+        return None
 
     def visit_array_declarator(self, node: Node, scope: Scope):
         self.facts.constructs["array"] += 1

@@ -150,11 +150,16 @@ class GoExtractor(Extractor):
         self.facts.functions.append(Function(
             name=name, kind="method" if owner else "function", owner=owner, params=params,
             return_type=text(result) if result is not None else None, returns=(), lines=self.lines_of(node),
-            code_lines=self.code_lines_in(node), has_body=body is not None, override=False, package=self.package,
+            code_lines=self.code_lines_in(node), body_lines=self.body_lines_in(body), has_body=body is not None,
+            override=False, package=self.package,
             block=self.block))
         for p in params:
             if p.name:
                 self._variable(p.name, "param", p.type, None, False, node, scope)
+        if result is not None and result.type == "parameter_list":  # named results are the body's variables
+            for p in self._params(result):
+                if p.name:
+                    self._variable(p.name, "local", p.type, None, False, node, scope)
         return Scope(kind="function", owner=owner, function=node)
 
     def visit_function_declaration(self, node: Node, scope: Scope):
@@ -170,6 +175,17 @@ class GoExtractor(Extractor):
 
     def visit_func_literal(self, node: Node, scope: Scope):
         self.facts.constructs["lambda"] += 1
+        for p in self._params(node.child_by_field_name("parameters")):
+            if p.name:
+                self._variable(p.name, "param", p.type, None, False, node, scope)
+
+    def visit_receive_statement(self, node: Node, scope: Scope):  # select { case v := <-ch: }
+        left = node.child_by_field_name("left")
+        if left is not None and any(c.type == ":=" for c in node.children):
+            for n in left.named_children:
+                if n.type == "identifier":
+                    self._variable(text(n), "local", None, None, False, node, scope)
+        return None
 
     # --- variables ------------------------------------------------------------------------------------------
     def _variable(self, name: str, where: str, typ: str | None, value: Node | None, constant: bool, node: Node,
@@ -278,7 +294,12 @@ class GoExtractor(Extractor):
     def visit_expression_switch_statement(self, node: Node, scope: Scope):
         self.facts.constructs["switch"] += 1
 
-    visit_type_switch_statement = visit_expression_switch_statement
+    def visit_type_switch_statement(self, node: Node, scope: Scope):
+        self.facts.constructs["switch"] += 1
+        alias = node.child_by_field_name("alias")
+        for n in (alias.named_children if alias is not None else []):
+            if n.type == "identifier":
+                self._variable(text(n), "local", None, None, False, node, scope)
 
     def visit_select_statement(self, node: Node, scope: Scope):
         self.facts.constructs["select"] += 1

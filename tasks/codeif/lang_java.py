@@ -120,6 +120,8 @@ class JavaExtractor(Extractor):
             params = node.child_by_field_name("parameters")
             for p in (params.named_children if params is not None else []):
                 record["fields"].append(text(p.child_by_field_name("name")))
+                self._variable(text(p.child_by_field_name("name")), "field", text(p.child_by_field_name("type")),
+                               None, {"final"}, p, Scope(kind="class", owner=name, type_key=node.id))
         self.classes[node.id] = record
         return Scope(kind="class", owner=name, type_key=node.id)
 
@@ -150,7 +152,9 @@ class JavaExtractor(Extractor):
         record = self._record(scope)
         self.facts.functions.append(Function(
             name=name, kind=kind, owner=scope.owner, params=params, return_type=text(ret) if ret is not None else None,
-            returns=(), lines=self.lines_of(node), code_lines=self.code_lines_in(node), has_body=body is not None,
+            returns=(), lines=self.lines_of(node), code_lines=self.code_lines_in(node),
+            body_lines=self.body_lines_in(body),
+            has_body=body is not None,
             override="Override" in annotations, package=self.package, block=self.block))
         if record is not None:
             record["methods"].append(name)
@@ -240,6 +244,26 @@ class JavaExtractor(Extractor):
                        words, node, scope)
         return None
 
+    def visit_catch_formal_parameter(self, node: Node, scope: Scope):
+        typ = next((c for c in node.named_children if c.type == "catch_type"), None)
+        self._variable(text(node.child_by_field_name("name")), "local", text(typ) if typ is not None else None, None,
+                       None, node, scope)
+        return None
+
+    def visit_resource(self, node: Node, scope: Scope):
+        name = node.child_by_field_name("name")
+        if name is not None:
+            typ = node.child_by_field_name("type")
+            self._variable(text(name), "local", text(typ) if typ is not None else None,
+                           node.child_by_field_name("value"), {"final"}, node, scope)
+        return None
+
+    def visit_instanceof_expression(self, node: Node, scope: Scope):
+        name = node.child_by_field_name("name")
+        if name is not None:
+            self._variable(text(name), "local", text(node.child_by_field_name("right")), None, None, node, scope)
+        return None
+
     # --- control flow, calls --------------------------------------------------------------------------------
     def visit_for_statement(self, node: Node, scope: Scope):
         self.facts.constructs["for"] += 1
@@ -263,6 +287,16 @@ class JavaExtractor(Extractor):
 
     def visit_lambda_expression(self, node: Node, scope: Scope):
         self.facts.constructs["lambda"] += 1
+        params = node.child_by_field_name("parameters")
+        if params is not None and params.type == "identifier":
+            self._variable(text(params), "param", None, None, None, node, scope)
+        elif params is not None and params.type == "inferred_parameters":
+            for p in params.named_children:
+                if p.type == "identifier":
+                    self._variable(text(p), "param", None, None, None, node, scope)
+        elif params is not None:
+            for p in self._params(params):
+                self._variable(p.name, "param", p.type, None, None, node, scope)
 
     def visit_array_type(self, node: Node, scope: Scope):
         self.facts.constructs["array"] += 1

@@ -146,13 +146,17 @@ class PythonExtractor(Extractor):
         params = self._params(node.child_by_field_name("parameters"), in_class and "staticmethod" not in decorators)
         body = node.child_by_field_name("body")
         returns = ("?",) if _is_stub(body) else self._returns(body)
+        last = body.named_children[-1] if body is not None and body.named_children else None
+        if returns != ("?",) and (last is None or last.type not in ("return_statement", "raise_statement")):
+            returns += ("none",)  # it may run off its end, which returns None
         dunder = name.startswith("__") and name.endswith("__")
         kind = ("constructor" if name == "__init__" else "method") if in_class else "function"
         ret = node.child_by_field_name("return_type")
         self.facts.functions.append(Function(
             name=name, kind=kind, owner=scope.owner if in_class else None, params=params,
             return_type=text(ret) if ret is not None else None, returns=returns, lines=self.lines_of(node),
-            code_lines=self.code_lines_in(node), has_body=True, override=dunder, package=None, block=self.block))
+            code_lines=self.code_lines_in(node), body_lines=self.body_lines_in(body), has_body=True, override=dunder,
+            package=None, block=self.block))
         if in_class and scope.owner in self.classes:
             record = self.classes[scope.owner]
             record["methods"].append(name)
@@ -311,6 +315,14 @@ class PythonExtractor(Extractor):
                     self._targets(child, scope, None, None, node)
         return None
 
+    def visit_except_clause(self, node: Node, scope: Scope):
+        value = node.child_by_field_name("value")
+        if value is not None and value.type == "as_pattern":
+            target = value.child_by_field_name("alias")
+            for child in (target.named_children if target is not None else []):
+                self._targets(child, scope, None, None, node)
+        return None
+
     # --- control flow, data structures, calls -------------------------------------------------------------
     def visit_while_statement(self, node: Node, scope: Scope):
         self.facts.constructs["while"] += 1
@@ -355,8 +367,13 @@ class PythonExtractor(Extractor):
     def visit_tuple(self, node: Node, scope: Scope):
         self.facts.constructs["tuple"] += 1
 
+    def visit_expression_list(self, node: Node, scope: Scope):  # `return a, b`, `x = a, b`: a tuple, unwritten
+        self.facts.constructs["implicit_tuple"] += 1
+
     def visit_lambda(self, node: Node, scope: Scope):
         self.facts.constructs["lambda"] += 1
+        for p in self._params(node.child_by_field_name("parameters"), False):
+            self._variable(p.name, scope, "param", p.type, None, node)
 
     def visit_call(self, node: Node, scope: Scope):
         fn = node.child_by_field_name("function")

@@ -44,6 +44,7 @@ class Attempt:
     templates: list[int | None] = field(default_factory=list)
     static: list[str] = field(default_factory=list)  # the checkers' yes | no | undecided
     judge: list[str | None] = field(default_factory=list)  # the judge's yes | no, None where not asked
+    error: bool = False  # a verdict without a constraint list (the answer could not be read): all not met
 
     @property
     def n(self) -> int:
@@ -88,6 +89,17 @@ def attempt_of(details: dict) -> Attempt | None:
     )
 
 
+def failed_attempt(metadata: dict) -> Attempt | None:
+    """An attempt whose verdict lists no constraints (an `error` verdict: no answer could be read): every
+    constraint of the task counts as not met, so the problem stays in every denominator."""
+    categories = list((metadata or {}).get("categories") or [])
+    if not categories:
+        return None
+    n = len(categories)
+    return Attempt(satisfied=[0] * n, categories=categories, dependence={}, by=["error"] * n, unjudged=0,
+                   templates=[None] * n, static=["undecided"] * n, judge=[None] * n, error=True)
+
+
 @dataclass
 class Problem:
     id: str
@@ -111,7 +123,8 @@ class Problem:
 def collect(results: Iterable[SampleResult]) -> list[Problem]:
     problems = []
     for res in results:
-        attempts = [a for a in (attempt_of(v.details) for v in res.verdicts) if a is not None]
+        attempts = [a for a in (attempt_of(v.details) or failed_attempt(res.metadata) for v in res.verdicts)
+                    if a is not None]
         if attempts:
             problems.append(Problem(res.sample_id, dict(res.metadata or {}), attempts))
     return problems
@@ -164,7 +177,9 @@ def aggregate(results: Iterable[SampleResult]) -> Metrics:
         "decided_by_judge": sum(b == "judge" for b in by),
         "unjudged": sum(b is None for b in by),
         "problems_with_unjudged": sum(p.unjudged > 0 for p in problems),
-        "constraints_without_template": sum(t is None for p in problems for a in p.attempts for t in a.templates),
+        "constraints_without_template": sum(t is None for p in problems for a in p.attempts if not a.error
+                                            for t in a.templates),
+        "attempts_without_answer": sum(a.error for p in problems for a in p.attempts),
     })
     if not problems:
         return metrics
@@ -181,5 +196,5 @@ def aggregate(results: Iterable[SampleResult]) -> Metrics:
         _add_main(metrics, complete, "[fully_judged]")
         _add_categories(metrics, complete, "[fully_judged]")
     metrics.counts["problems[fully_judged]"] = len(complete)
-    add_agreement(metrics, [a for p in problems for a in p.attempts])
+    add_agreement(metrics, [a for p in problems for a in p.attempts if not a.error])
     return metrics

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import lang_cpp, lang_go, lang_java, lang_python
-from .extract import CodeBlock, blocks_in, code_blocks
+from .extract import CodeBlock, blocks_in, clean, code_blocks
 from .facts import CodeFacts
 from .syntax import parses_cleanly, supported
 
@@ -34,6 +34,7 @@ class Program:
 def read_program(response: str, language: str) -> Program:
     """Parse the response's code. Blocks tagged with the task's language are its code; untagged blocks are too,
     unless the response has tagged ones and the untagged block does not parse (sample output, a directory tree)."""
+    response = clean(response)
     blocks = code_blocks(response)
     candidates = blocks_in(blocks, language)
     if not supported(language):

@@ -135,6 +135,16 @@ class Extractor:
     def code_lines_in(self, node: Node) -> int:
         return sum(1 for r in range(node.start_point[0], node.end_point[0] + 1) if r in self.code_rows)
 
+    def body_lines_in(self, body: Node | None) -> int | None:
+        """Code lines of a function's body alone: for a braced body the rows strictly between its braces' rows
+        (a row holding a brace and code is not counted: this is the fewest any reading counts), for Python's
+        indented block every row of it."""
+        if body is None:
+            return None
+        start, end = body.start_point[0], body.end_point[0]
+        rows = range(start, end + 1) if self.language == "python" else range(start + 1, end)
+        return sum(1 for r in rows if r in self.code_rows)
+
     # --- structure ------------------------------------------------------------------------------------------
     def _structure(self, root: Node) -> None:
         stack: list[tuple[Node, Scope]] = [(root, Scope())]

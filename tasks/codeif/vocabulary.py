@@ -58,7 +58,7 @@ _JAVA_SET = _e("Set HashSet TreeSet LinkedHashSet")
 _CPP_MAP = _e("map unordered_map multimap", weak_names="QMap")
 DATA_STRUCTURES: dict[str, dict[str, Evidence]] = {
     "list": {"python": _e("list List", "list"), "java": _JAVA_LIST, "cpp": _e("list", weak_names="vector forward_list"),
-             "go": _e("list", weak_constructs="slice")},
+             "go": _e(imports="container/list", weak_names="list", weak_constructs="slice")},
     "array": {"python": _e("array ndarray", weak_constructs="list", weak_names="list List"),
               "java": _e(constructs="array", weak_names="ArrayList"), "cpp": _e("array", "array", weak_names="vector"),
               "go": _e(constructs="array", weak_constructs="slice")},
@@ -71,7 +71,8 @@ DATA_STRUCTURES: dict[str, dict[str, Evidence]] = {
             "go": _e(weak_constructs="map")},
     "hashset": {"python": _e("set Set", "set"), "java": _e("HashSet"), "cpp": _e("unordered_set")},
     "treeset": {"java": _e("TreeSet"), "cpp": _e("set")},
-    "tuple": {"python": _e("tuple Tuple namedtuple NamedTuple", "tuple"), "cpp": _e("tuple", weak_names="pair")},
+    "tuple": {"python": _e("tuple Tuple namedtuple NamedTuple", "tuple", weak_constructs="implicit_tuple"),
+              "cpp": _e("tuple", weak_names="pair")},
     "pair": {"cpp": _e("pair", weak_names="tuple make_pair"), "java": _e("Pair", weak_names="Entry SimpleEntry")},
     "vector": {"cpp": _e("vector"), "java": _e("Vector"),
                "python": _e(weak_names="list vector", weak_constructs="list")},
@@ -127,6 +128,39 @@ def python_module(name: str) -> str:
     return PYTHON_MODULES.get(name.strip().lower(), name.strip())
 
 
+# C++ headers (without the leading `c` of the C ones: cmath is "math") and names that show their use when the
+# header is not included (it may come in through another). A header missing here is shown by its own name.
+HEADER_NAMES: dict[str, set[str]] = {
+    "algorithm": set("sort stable_sort find find_if count count_if max_element min_element reverse unique "
+                     "lower_bound upper_bound binary_search next_permutation transform for_each fill copy remove "
+                     "remove_if all_of any_of none_of swap max min".split()),
+    "math": set("sqrt pow abs fabs floor ceil round sin cos tan atan atan2 exp log log2 log10 hypot fmod M_PI".split()),
+    "stdlib": set("malloc calloc realloc free rand srand atoi atof atol exit abort system qsort abs getenv".split()),
+    "stdio": set("printf scanf puts gets fopen fclose fprintf fscanf sprintf snprintf getchar putchar".split()),
+    "string": set("string to_string stoi stod stol getline wstring".split()),
+    "cstring": set("strlen strcpy strcmp strcat memset memcpy strncpy strchr strstr".split()),
+    "iostream": set("cout cin cerr clog endl".split()),
+    "vector": {"vector"}, "set": {"set", "multiset"}, "map": {"map", "multimap"}, "queue": {"queue", "priority_queue"},
+    "stack": {"stack"}, "list": {"list"}, "deque": {"deque"}, "unordered_map": {"unordered_map"},
+    "unordered_set": {"unordered_set"}, "array": {"array"}, "bitset": {"bitset"},
+    "tuple": {"tuple", "make_tuple", "tie"}, "utility": {"pair", "make_pair", "move", "swap"},
+    "numeric": set("accumulate iota partial_sum inner_product gcd lcm".split()),
+    "memory": set("unique_ptr shared_ptr weak_ptr make_unique make_shared".split()),
+    "thread": {"thread", "this_thread"}, "mutex": {"mutex", "lock_guard", "unique_lock", "scoped_lock"},
+    "atomic": {"atomic", "atomic_flag"}, "chrono": {"chrono"}, "functional": {"function", "bind"},
+    "sstream": {"stringstream", "istringstream", "ostringstream"}, "fstream": {"fstream", "ifstream", "ofstream"},
+    "iomanip": {"setw", "setprecision", "fixed", "setfill"},
+    "regex": {"regex", "regex_match", "regex_search", "smatch"},
+    "random": set("mt19937 random_device uniform_int_distribution uniform_real_distribution".split()),
+    "boost": {"boost"}, "pthread": set("pthread_create pthread_join pthread_t pthread_mutex_t".split()),
+}
+# C headers that C++ also spells with a leading `c` and no `.h` (<stdlib.h>, <cstdlib>); <string> is C++'s own.
+C_HEADERS = frozenset("stdlib stdio math time ctype assert limits stdint stddef signal errno float locale setjmp "
+                      "stdarg wchar".split())
+# Go packages whose last path segment is shared by another standard package: the one an instruction most likely means.
+GO_AMBIGUOUS = {"rand": "math/rand", "template": "text/template", "scanner": "text/scanner", "pprof": "runtime/pprof"}
+
+
 # --- types (templates 23 and 46) -------------------------------------------------------------------------------
 # Spellings of one type: equal for a checker.
 _SAME = [{"str", "string", "std::string"}, {"int", "integer"}, {"bool", "boolean"}, {"dict", "dictionary"},
@@ -170,21 +204,83 @@ def normalise_type(raw: str) -> str:
         return "func"
     if t.endswith("[]"):
         return "array"
+    if re.sub(r"\s+", "", t).lower() in ("char*", "constchar*"):
+        return "char*"
     t = t.lstrip("*&").rstrip("*& ").strip()
     if t.startswith("Optional[") or t.startswith("std::optional<"):
         return "optional"
     t = re.sub(r"<.*>$", "", t)  # List<String> -> List
     t = re.sub(r"\[.*\]$", "", t)  # list[int] -> list
-    if t.lower() in ("char*", "const char*"):
-        return "char*"
     t = re.split(r"::|\.", t)[-1].strip()
     t = re.sub(r"\s+", "_", t)  # long long -> long_long
     return t
 
 
+def _split_top(inner: str) -> list[str]:
+    parts, depth, cur = [], 0, ""
+    for ch in inner:
+        if ch in "<[(":
+            depth += 1
+        elif ch in ">])":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    return [x for x in parts + [cur.strip()] if x]
+
+
+def type_arguments(raw: str) -> tuple[str, ...]:
+    """What a type is made of besides its name: `List<Book>` -> (Book,), `map[string]int` -> (string, int),
+    `[]int` -> (int,), `int[]` -> (int,), `Dict[str, int]` -> (str, int); () for a plain type."""
+    t = _QUALIFIERS.sub("", raw.strip().strip("`'\"")).strip().rstrip("*& ").lstrip("*&").strip()
+    if t.startswith("[]"):
+        return (t[2:].strip(),)
+    m = re.match(r"^\[\w*\](.+)$", t)
+    if m:
+        return (m.group(1).strip(),)
+    m = re.match(r"^map\[(.+?)\](.+)$", t)
+    if m:
+        return (m.group(1).strip(), m.group(2).strip())
+    if t.endswith("[]"):
+        return (t[:-2].strip(),)
+    m = re.match(r"^[\w.:]+\s*[<\[](.*)[>\]]$", t)
+    if m:
+        return tuple(_split_top(m.group(1)))
+    return ()
+
+
+def indirection(raw: str) -> str:
+    """The pointers and references of a C/C++/Go type as written (`const std::string&` -> &, `*Node` -> *)."""
+    t = re.sub(r"<.*>|\[.*\]", "", raw)
+    return "".join(ch for ch in t if ch in "*&")
+
+
 def compare_types(declared: str, wanted: str) -> str:
     """yes (the same type), similar (one family: a reading may accept it), no (different families), or
-    unknown (a type neither table knows)."""
+    unknown (a type neither table knows). Pointers and references, and generic or element types where both
+    sides write them, must agree too: `List<Author>` is not `List<Book>`, `int` is not `int*`."""
+    base = _compare_names(declared, wanted)
+    if base in ("no", "unknown"):
+        return base
+    if indirection(declared) != indirection(wanted) and normalise_type(declared) != "char*":
+        return "similar"
+    dargs, wargs = type_arguments(declared), type_arguments(wanted)
+    if wargs and not dargs and base == "yes":
+        return "similar"  # `List` for `List<Book>`: raw, or unknown arguments
+    if dargs and wargs:
+        if len(dargs) != len(wargs):
+            return "similar"
+        inner = [compare_types(d, w) for d, w in zip(dargs, wargs)]
+        if "no" in inner:
+            return "no"
+        if any(r != "yes" for r in inner):
+            return "similar"
+    return base
+
+
+def _compare_names(declared: str, wanted: str) -> str:
     d, w = normalise_type(declared), normalise_type(wanted)
     if not d or not w:
         return "unknown"

@@ -68,7 +68,7 @@ class circle_shape:
     def __init__(self, r, a, b, c):
         self.r = r
 
-    def Area(self):
+    def Area(self, scale, precision, rounding):
         return 3.14 * self.r * self.r
 
 
@@ -152,7 +152,7 @@ class circle_shape {
 
     circle_shape(double r, int a, int b, int c) { this.r = r; }
 
-    double Area() { return 3.14 * r * r; }
+    double Area(int scale, int precision, int rounding) { return 3.14 * r * r; }
 
     int MakeShape() {
         int n = 0;
@@ -227,7 +227,7 @@ CPP_B = '''
 struct circle_shape {
     double r;
     circle_shape(double r, int a, int b, int c) : r(r) {}
-    double Area() { return 3.14 * r * r; }
+    double Area(int scale, int precision, int rounding) { return 3.14 * r * r; }
 };
 
 int MakeShape() {

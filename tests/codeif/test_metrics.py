@@ -59,6 +59,19 @@ def test_the_published_definitions_on_a_hand_worked_case():
     assert m.intervals["SSR"][0] <= v["SSR"] <= m.intervals["SSR"][1]
 
 
+def test_a_verdict_without_constraints_stays_in_the_denominator():
+    """An `error` verdict (no answer could be read) lists no constraints: every constraint counts as not met,
+    the problem is not dropped (CodeIF's scripts drop what they cannot score; we never do)."""
+    ok = verdict(["yes", "yes"], ["global", "file"], {})
+    error = Verdict(Status.ERROR, 0.0, {"reason": "no answer could be extracted"})
+    m = metrics.aggregate([SampleResult("1", (ok,), {"categories": ["global", "file"]}),
+                           SampleResult("2", (error,), {"categories": ["global", "global", "file"]})])
+    assert m.counts["problems"] == 2 and m.counts["attempts_without_answer"] == 1
+    assert m.values["CSR"] == pytest.approx(1 / 2) and m.values["SSR"] == pytest.approx(1 / 2)
+    assert m.values["SSR[category=global]"] == pytest.approx(1 / 3)
+    assert m.counts["constraints_without_template"] == 0  # its constraints are unread, not unmatched
+
+
 def test_several_attempts_are_averaged_per_problem_first():
     a = verdict(["yes", "yes"], ["global", "global"], {})
     b = verdict(["yes", "no"], ["global", "global"], {})

@@ -130,10 +130,10 @@ def test_another_judge_prompt_is_a_new_grading(cli, server, monkeypatch, tmp_pat
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-judge-0000")
     scripted_judge(server, wrong_length_for="")
     official = SHARED_DATA / "codeif" / "prompts" / "judge_en.txt"
+    template = tmp_path / "judge.txt"
     if official.is_file():
-        template = official
+        template.write_text(official.read_text(encoding="utf-8"), encoding="utf-8")
     else:  # a fresh clone has no ../shared: a template of the same shape
-        template = tmp_path / "judge.txt"
         template.write_text("Question:\n{question}\n\nInstructions:\n{instructions_str}\n\nModel-generated code:\n"
                             "{generated_code}\n\nReply with a list of 'Yes'/'No'.\n", encoding="utf-8")
     args = ("run", "--task", "codeif", "--model", f"replay:{PREDICTIONS}", "--data", QUESTIONS, "-T", "judge=llm",
@@ -143,6 +143,15 @@ def test_another_judge_prompt_is_a_new_grading(cli, server, monkeypatch, tmp_pat
     assert "Model-generated code:" in server.hits[0].user_text()
     rep = cli.report()
     assert rep["metric_counts"]["unjudged"] == 0 and rep["metrics"]["SSR"] == 1.0  # a judge that says Yes to all
+    cli(*args, "-T", f"judge_template={template}")  # the same prompt: every verdict reused, nothing asked
+    assert len(server.hits) == 8
+    # the same file, other contents: a new judge prompt, so every task is judged (and its verdict made) again
+    template.write_text(template.read_text(encoding="utf-8") + "\nBe strict.\n", encoding="utf-8")
+    cli(*args, "-T", f"judge_template={template}")
+    assert len(server.hits) == 16 and "Be strict." in server.hits[-1].user_text()
+    # our own prompt is yet another grading
+    cli(*args)
+    assert len(server.hits) == 24 and "# Requirements" in server.hits[-1].user_text()
     bad = tmp_path / "bad.txt"
     bad.write_text("no placeholders here", encoding="utf-8")
     out = cli(*args, "-T", f"judge_template={bad}", ok=False)
@@ -174,6 +183,10 @@ def test_llm_mode_without_a_judge_is_refused(cli):
     ('<think>maybe ["No"]</think>Answer: ["Yes", "No"]', 2, (True, False)),
     ("First [No, No] then, corrected: ['Yes', 'Yes']", 2, (True, True)),
     ("['Yes', 'No',]", 2, (True, False)),
+    ("[‘Yes’, “No”]", 2, (True, False)),  # typographic quotes
+    ("[[\"Yes\", \"No\"]]", 2, (True, False)),
+    ("Yes, No", 2, None),  # no list: asked again, then unjudged
+    ("", 2, None),
     ("['Yes', 'No']", 3, None),
     ("I think all are met.", 2, None),
     ("['Yes', 'Maybe']", 2, None),
@@ -193,6 +206,19 @@ def test_the_judge_prompt_holds_the_task_and_numbered_constraints():
     assert sample.inputs["question"] in text and "1. Your entire response" in text
     assert f"list of {len(sample.inputs['instructions'])} entries" in text
     assert "code {question}" in text  # a response is never substituted into
+
+
+def test_a_response_utf8_cannot_encode_still_makes_a_judge_prompt():
+    template = judge.load_template(None)
+    prompt = judge.render(template, "q", ["Your code should use for-loop."], "```python\nx = '\ud800'\n```")
+    assert prompt.key() and "\ufffd" in prompt.text  # hashing (and sending) the prompt needs UTF-8
+
+
+def test_the_parsers_and_the_judge_prompt_are_in_every_verdict_key():
+    sample = next(iter(TASK.samples(__import__("harness.task", fromlist=["LoadOptions"]).LoadOptions(data=QUESTIONS))))
+    fingerprint = TASK.grader_fingerprint(sample)
+    assert fingerprint["parsers"]["tree-sitter-python"] and fingerprint["parsers"]["tree-sitter-go"]
+    assert fingerprint["judge_template"] == judge.load_template(None).sha256
 
 
 def test_the_fixture_files_are_what_build_py_writes():
