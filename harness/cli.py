@@ -358,7 +358,8 @@ GATE_HELP = f"""Is CANDIDATE credibly worse than BASELINE? Runs of the same task
 
     \b
     Exit codes:
-      {EXIT_PASS}  pass: no credible drop, and a drop of --min-effect would have been found
+      {EXIT_PASS}  pass: no credible drop, and a drop of --min-effect would have been found (or the candidate is
+         credibly better: the same test the other way at --alpha)
       {EXIT_REGRESSION}  regression: a credible drop (Holm-adjusted p <= --alpha)
       {EXIT_INCONCLUSIVE}  inconclusive: the run could not detect a drop of --min-effect (the minimum detectable
          effect is printed), or infra attempts exceed --max-infra

@@ -33,6 +33,10 @@ _STATUSES = {s.value for s in Status}
 
 
 def _sample_row(s: SampleAttempts) -> dict[str, Any]:
+    for a in s.attempts:
+        if a.score is not None and not math.isfinite(a.score):
+            raise GateError(f"sample {s.id!r} has a verdict score of {a.score}, not a finite number (JSON cannot "
+                            f"hold it, and no gate can use it): fix the task's grader and grade again")
     return {"id": s.id, "hash": s.content_hash, "metadata": dict(sorted(s.metadata.items())),
             "attempts": [[a.status, a.score] for a in s.attempts]}
 
@@ -107,6 +111,15 @@ def read(path: Path) -> list[RunResults]:
     return [_read_run(path, i, row) for i, row in enumerate(runs)]
 
 
+def _finite_number(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
 def _read_run(path: Path, i: int, row: Any) -> RunResults:
     where = f"{path}, run {i}"
 
@@ -145,10 +158,10 @@ def _read_run(path: Path, i: int, row: Any) -> RunResults:
         attempts = []
         for k, a in enumerate(field(s, "attempts", list, at)):
             if (not isinstance(a, list) or len(a) != 2 or a[0] not in _STATUSES
-                    or not (a[1] is None or isinstance(a[1], (int, float)) and not isinstance(a[1], bool))
+                    or not (a[1] is None or _finite_number(a[1]))
                     or (a[1] is None) != (a[0] == Status.INFRA.value)):
                 raise GateError(f"{at}: attempt {k} must be [status, score] with a status of "
-                                f"{', '.join(sorted(_STATUSES))} and a number (null for infra), got {a!r}")
+                                f"{', '.join(sorted(_STATUSES))} and a finite number (null for infra), got {a!r}")
             attempts.append(Attempt(a[0], None if a[1] is None else float(a[1])))
         samples[sid] = SampleAttempts(sid, field(s, "hash", str, at), field(s, "metadata", dict, at), tuple(attempts))
     metrics = field(row, "metrics", dict, where, optional=True) or {}

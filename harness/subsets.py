@@ -4,8 +4,8 @@ A task declares `subsets = {"pr": 60}`. The engine picks that many samples: the 
 task's first metadata key (its strata: a source dataset, a language, a repository), each stratum gets a share of
 the size proportional to its own (largest remainders; every stratum at least one while the size allows), and
 within a stratum the samples whose sha256(id) is smallest are taken. So the choice depends only on the sample
-ids and the strata: the same data gives the same subset on every machine, and a sample added to the data moves
-at most one sample out.
+ids and the strata: the same data gives the same subset on every machine (new data can shift a stratum's share,
+and so which samples are in).
 """
 
 from __future__ import annotations

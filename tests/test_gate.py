@@ -191,3 +191,67 @@ def test_one_baseline_file_gates_several_tasks(cli, runs, tmp_path):
     assert r.exit_code == EXIT_REGRESSION and "not gated: the baseline of tmbench/default (tm)" in r.stdout
     r = cli("export", "base", "same", ok=False)
     assert r.exit_code == 1 and "one per task" in r.output
+
+
+def test_a_better_candidate_passes(cli, runs):
+    # the damaged run as baseline: the candidate fixed 17 of 50 samples and broke none; 50 samples could not
+    # detect a 5-point drop, but the rise is credible, so no drop is possible
+    r = cli("gate", "-b", "worse", "-c", "base")
+    assert r.exit_code == EXIT_PASS and r.stdout.startswith("gate: PASS (exit 0)") and "credibly better" in r.stdout
+
+
+def test_junit_has_one_valid_case_per_task_and_metric(cli, runs, tmp_path):
+    cli("run", "--task", "tmbench", "--model", "oracle", "--limit", "5", "--run-name", "tm")
+    baseline, junit = tmp_path / "baseline.json", tmp_path / "gate.xml"
+    cli("export", "base", "tm", "-o", str(baseline))
+    r = cli("gate", "-b", str(baseline), "-c", "worse", "-c", "tm", "--metric", "pass@1", "--metric", "score",
+            "--junit", str(junit), ok=False)
+    assert r.exit_code == EXIT_REGRESSION
+    root = ET.fromstring(junit.read_bytes())  # well-formed, with its XML declaration
+    suite = root.find("testsuite")
+    cases = suite.findall("testcase")
+    assert sorted((c.get("classname"), c.get("name")) for c in cases) == [
+        ("echo/default", "pass@1"), ("echo/default", "score"), ("tmbench/default", "pass@1"),
+        ("tmbench/default", "score")]
+    failures = [c for c in cases if c.find("failure") is not None]
+    skipped = [c for c in cases if c.find("skipped") is not None]
+    assert {c.get("classname") for c in failures} == {"echo/default"}  # the echo run regressed on both metrics
+    assert {c.get("classname") for c in skipped} == {"tmbench/default"}  # 5 identical samples: too few to tell
+    for node in (root, suite):
+        assert (node.get("tests"), node.get("failures"), node.get("skipped")) == ("4", "2", "2")
+    for c in failures:
+        assert "Holm" in c.find("failure").text and "passed only in the baseline" in c.find("failure").text
+
+
+def test_a_baseline_file_is_pinned_and_checked(cli, runs, tmp_path):
+    from harness.export import _samples_sha256
+
+    baseline = tmp_path / "baseline.json"
+    cli("export", "base", "-o", str(baseline))
+    text = baseline.read_text()
+    # an edited pin (the task version) is refused like edited verdicts
+    baseline.write_text(text.replace('"version": "1"', '"version": "2"', 1))
+    r = cli("gate", "-b", str(baseline), "-c", "worse", ok=False)
+    assert r.exit_code == 1 and "was edited" in r.output
+    # a candidate of other task options (-T) than the baseline file's is refused, naming them
+    echo_run(cli, tmp_path, "scaled", extra=("-T", "scale=3"))
+    baseline.write_text(text)
+    r = cli("gate", "-b", str(baseline), "-c", "scaled", ok=False)
+    assert r.exit_code == 1 and "task options (-T)" in r.output and "harness export" in r.output
+    # a score that is not a finite number is refused, even when the checksums were made to match
+    data = json.loads(text)
+    data["runs"][0]["samples"][0]["attempts"] = [["pass", float("nan")]]
+    data["runs"][0]["samples_sha256"] = _samples_sha256(data["runs"][0]["samples"])
+    baseline.write_text(json.dumps(data))
+    r = cli("gate", "-b", str(baseline), "-c", "worse", ok=False)
+    assert r.exit_code == 1 and "finite number" in r.output
+
+
+def test_exporting_an_incomplete_run_warns(cli, runs, tmp_path):
+    Store(tmp_path / "store.sqlite").set_run_status("base", "interrupted")
+    r = cli("export", "base", "-o", str(tmp_path / "baseline.json"))
+    assert "warning: run base is interrupted" in r.stderr and "a baseline should be a complete run" in r.stderr
+    data = json.loads((tmp_path / "baseline.json").read_text())
+    assert data["runs"][0]["status"] == "interrupted"
+    r = cli("gate", "-b", str(tmp_path / "baseline.json"), "-c", "worse", ok=False)
+    assert "base (replay" in r.stdout and "; interrupted;" in r.stdout  # the gate shows it too

@@ -9,6 +9,8 @@ several attempts of one sample are averaged into one value before any test:
 The decision of one comparison, in this order:
   inconclusive  when either run's infra attempts exceed the limit (they are never counted as regressions);
   regression    when the Holm-adjusted one-sided p-value is at most alpha (a credible drop);
+  pass          when the candidate is credibly better (the same test the other way, p at most alpha): a drop of
+                any size is then ruled out at that level, however small the run;
   inconclusive  when the drop this comparison could detect (MDE, power 0.8) is larger than --min-effect;
   pass          otherwise.
 A gate's outcome is a regression if any comparison is one, else inconclusive if any is, else pass.
@@ -114,6 +116,10 @@ def pair(baseline: RunResults, candidate: RunResults, metric: str, cluster_key: 
             ungraded_c.append(sid)
         if vb is None or vc is None:
             continue
+        for value, run in ((vb, baseline), (vc, candidate)):
+            if not math.isfinite(value):
+                raise GateError(f"sample {sid!r} of run {run.name!r} has a {metric} of {value} (a verdict score that "
+                                f"is not a finite number): the task's grader is at fault; fix it and grade again")
         if cluster_key is not None:
             label = cand.metadata.get(cluster_key, base.metadata.get(cluster_key))
             if label is None:
@@ -146,6 +152,7 @@ class Evidence:
     confidence: float  # of the two-sided interval: 1 - 2 alpha, so its upper end is the one-sided bound
     test: str
     p_value: float  # one-sided, for a drop
+    p_better: float  # the same test the other way (one-sided, for a rise): at most alpha, the candidate is better
     p_exact: float | None  # McNemar's exact p, next to its mid-p
     discordant: tuple[int, int] | None  # McNemar's (b, c): baseline-only passes, candidate-only passes
     worse: int  # samples whose value fell
@@ -160,7 +167,8 @@ def analyze(paired: Paired, settings: Settings, comparisons: int = 1) -> Evidenc
     if not paired.ids:  # nothing to go by (every attempt infra, say): no evidence of a drop, and no power
         nan = math.nan
         return Evidence(n=0, units=0, baseline_mean=nan, candidate_mean=nan, difference=nan, interval=(nan, nan),
-                        confidence=1 - 2 * settings.alpha, test="none (no paired sample)", p_value=1.0, p_exact=None,
+                        confidence=1 - 2 * settings.alpha, test="none (no paired sample)", p_value=1.0, p_better=1.0,
+                        p_exact=None,
                         discordant=None, worse=0, better=0, standard_error=nan, effective_n=0.0, mde=math.inf,
                         worst=[])
     d = paired.candidate - paired.baseline
@@ -181,9 +189,11 @@ def analyze(paired: Paired, settings: Settings, comparisons: int = 1) -> Evidenc
         b, c = int((d < 0).sum()), int((d > 0).sum())
         test = stats.mcnemar_regression(b, c)
         p, p_exact, discordant, name = test.p_mid, test.p_exact, (b, c), "McNemar mid-p"
+        p_better = stats.mcnemar_regression(c, b).p_mid
     else:
         flip = stats.sign_flip_test(sums, settings.resamples, settings.seed)
         p, p_exact, discordant = flip.p, None, None
+        p_better = flip.p_rise
         over = "samples" if paired.clusters is None else "clusters"
         name = f"sign-flip permutation over {over}" + (" (exact)" if flip.exact else f" ({flip.resamples} draws)")
     bound = max(1.0, float(max(paired.baseline.max(), paired.candidate.max())
@@ -194,8 +204,8 @@ def analyze(paired: Paired, settings: Settings, comparisons: int = 1) -> Evidenc
     fell = np.argsort(d, kind="stable")[: LISTED]
     return Evidence(n=n, units=len(sums), baseline_mean=float(paired.baseline.mean()),
                     candidate_mean=float(paired.candidate.mean()), difference=float(d.mean()), interval=interval,
-                    confidence=confidence, test=name, p_value=p, p_exact=p_exact, discordant=discordant,
-                    worse=int((d < 0).sum()), better=int((d > 0).sum()), standard_error=se,
+                    confidence=confidence, test=name, p_value=p, p_better=p_better, p_exact=p_exact,
+                    discordant=discordant, worse=int((d < 0).sum()), better=int((d > 0).sum()), standard_error=se,
                     effective_n=n / deff if deff > 0 else float(n), mde=mde,
                     worst=[(paired.ids[i], float(d[i])) for i in fell if d[i] < 0])
 
@@ -342,6 +352,9 @@ def decide(c: Comparison, settings: Settings) -> tuple[Outcome, str]:
     if c.p_holm <= settings.alpha:
         return Outcome.REGRESSION, (f"a credible drop of {-e.difference:.4g} (p = {format_p(c.p_holm)} after Holm, "
                                     f"alpha {settings.alpha:g})")
+    if e.p_better <= settings.alpha:
+        return Outcome.PASS, (f"the candidate is credibly better, by {e.difference:.4g} (one-sided p = "
+                              f"{format_p(e.p_better)} for a rise): a drop is ruled out")
     if e.mde > settings.min_effect:
         can = "no drop at all" if math.isinf(e.mde) else f"only drops of {e.mde:.3g} or more"
         return Outcome.INCONCLUSIVE, (f"too small to tell: it can detect {can} (power {settings.power:.0%}), "

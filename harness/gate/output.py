@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -56,7 +57,7 @@ def evidence_lines(c: Comparison, settings: Settings) -> list[str]:
     test = f"test       {e.test}, one-sided p = {format_p(e.p_value)}"
     if e.p_exact is not None:
         test += f" (exact {format_p(e.p_exact)})"
-    test += f", after Holm {format_p(c.p_holm)}"
+    test += f", after Holm {format_p(c.p_holm)}; for a rise {format_p(e.p_better)}"
     if e.discordant:
         test += f"; discordant pairs: {e.discordant[0]} passed only in the baseline, {e.discordant[1]} only in " \
                 f"the candidate"
@@ -118,6 +119,14 @@ def as_markdown(result: GateResult, exit_code: int) -> str:
     return "\n".join(out) + "\n"
 
 
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml(text: str) -> str:
+    """Text XML 1.0 can hold: a control character in a sample id or a model name would make the file unreadable."""
+    return _NOT_XML.sub("\ufffd", text)
+
+
 def as_junit(result: GateResult, exit_code: int) -> str:
     """One <testcase> per task and metric (classname = task, name = metric): a regression is a <failure>, an
     inconclusive comparison is <skipped>, with the evidence in the message and the numbers as properties."""
@@ -133,15 +142,15 @@ def as_junit(result: GateResult, exit_code: int) -> str:
         ET.SubElement(props, "property", {"name": k, "value": str(v)})
     for c in cases:
         e = c.evidence
-        case = ET.SubElement(suite, "testcase", {"classname": c.task, "name": c.metric, "time": "0"})
+        case = ET.SubElement(suite, "testcase", {"classname": _xml(c.task), "name": c.metric, "time": "0"})
         cprops = ET.SubElement(case, "properties")
         for k, v in (("baseline", e.baseline_mean), ("candidate", e.candidate_mean), ("difference", e.difference),
                      ("interval_low", e.interval[0]), ("interval_high", e.interval[1]), ("p_value", e.p_value),
-                     ("p_holm", c.p_holm), ("mde", e.mde), ("paired_samples", e.n), ("units", e.units),
-                     ("effective_n", round(e.effective_n, 1)), ("test", e.test)):
-            ET.SubElement(cprops, "property", {"name": k, "value": str(v)})
-        evidence = "\n".join(evidence_lines(c, result.settings))
-        message = f"{WORDS[c.outcome]}: {c.reason}"
+                     ("p_holm", c.p_holm), ("p_better", e.p_better), ("mde", e.mde), ("paired_samples", e.n),
+                     ("units", e.units), ("effective_n", round(e.effective_n, 1)), ("test", e.test)):
+            ET.SubElement(cprops, "property", {"name": k, "value": _xml(str(v))})
+        evidence = _xml("\n".join(evidence_lines(c, result.settings)))
+        message = _xml(f"{WORDS[c.outcome]}: {c.reason}")
         if c.outcome is Outcome.REGRESSION:
             ET.SubElement(case, "failure", {"message": message, "type": "regression"}).text = evidence
             continue
@@ -164,7 +173,7 @@ def as_dict(result: GateResult, exit_code: int) -> dict[str, Any]:
             "candidate": {"run": c.candidate.name, "source": c.candidate.source, "model": c.candidate.model,
                           "value": e.candidate_mean, "status": c.candidate.status},
             "difference": e.difference, "interval": list(e.interval), "confidence": e.confidence,
-            "test": e.test, "p_value": e.p_value, "p_exact": e.p_exact, "p_holm": c.p_holm,
+            "test": e.test, "p_value": e.p_value, "p_better": e.p_better, "p_exact": e.p_exact, "p_holm": c.p_holm,
             "discordant": list(e.discordant) if e.discordant else None, "worse": e.worse, "better": e.better,
             "standard_error": e.standard_error, "mde": e.mde, "power": s.power,
             "paired_samples": e.n, "units": e.units, "cluster_key": c.cluster_key, "effective_n": e.effective_n,

@@ -11,7 +11,8 @@ items of one program, one repository, one task). A unit enters as the sum of its
   conservative).
 - Sign-flip permutation (anything else): T = sum of unit sums; under no difference each unit's sign is a fair
   coin. p = P(T* <= T), exactly over all 2^m sign vectors of the m non-zero units when m <= EXACT_MAX_UNITS,
-  else (1 + #{T* <= T}) / (B + 1) over B random sign vectors from a fixed seed.
+  else (1 + #{T* <= T}) / (B + 1) over B random sign vectors from a fixed seed. The same vectors give the other
+  direction's p, P(T* >= T), which the gate reads to call a candidate credibly better.
 - Interval: percentile bootstrap over units, both runs resampled together (the ratio mean of the resample).
 - Standard error: cluster-robust, sqrt(C / (C - 1) * sum_c (D_c - n_c * mean)^2) / n (Miller 2024, appendix A);
   with one item per unit it is the usual sd / sqrt(n).
@@ -71,6 +72,7 @@ class SignFlip:
     p: float
     exact: bool  # every sign vector enumerated, else `resamples` random ones
     resamples: int  # sign vectors used (2^m when exact)
+    p_rise: float = 1.0  # the other direction from the same sign vectors: P(T* >= T), small for a credible rise
 
 
 def sign_flip_test(unit_sums: Sequence[float], resamples: int = RESAMPLES, seed: int = SEED,
@@ -80,20 +82,23 @@ def sign_flip_test(unit_sums: Sequence[float], resamples: int = RESAMPLES, seed:
     d = d[d != 0]  # a unit with no difference has the same sum under either sign
     m = len(d)
     if m == 0:
-        return SignFlip(t_obs, 1.0, True, 1)
+        return SignFlip(t_obs, 1.0, True, 1, 1.0)
     tolerance = 1e-9 * float(np.abs(d).sum())  # sums that are equal up to rounding count as ties
     if m <= exact_max_units:
         signs = 1 - 2 * ((np.arange(2**m)[:, None] >> np.arange(m)) & 1)  # every vector of +-1, one per row
         totals = signs @ d
-        return SignFlip(t_obs, float(np.count_nonzero(totals <= t_obs + tolerance)) / 2**m, True, 2**m)
+        return SignFlip(t_obs, float(np.count_nonzero(totals <= t_obs + tolerance)) / 2**m, True, 2**m,
+                        float(np.count_nonzero(totals >= t_obs - tolerance)) / 2**m)
     rng = np.random.default_rng(seed)
     chunk = max(1, 1_000_000 // m)
-    hits = 0
+    hits = rises = 0
     for start in range(0, resamples, chunk):
         b = min(chunk, resamples - start)
         signs = 1.0 - 2.0 * rng.integers(0, 2, size=(b, m))
-        hits += int(np.count_nonzero(signs @ d <= t_obs + tolerance))
-    return SignFlip(t_obs, (1 + hits) / (resamples + 1), False, resamples)
+        totals = signs @ d
+        hits += int(np.count_nonzero(totals <= t_obs + tolerance))
+        rises += int(np.count_nonzero(totals >= t_obs - tolerance))
+    return SignFlip(t_obs, (1 + hits) / (resamples + 1), False, resamples, (1 + rises) / (resamples + 1))
 
 
 # --- interval, standard error, power ---------------------------------------------------------------------

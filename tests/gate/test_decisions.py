@@ -192,3 +192,74 @@ def test_the_same_inputs_give_the_same_verdict():
     one = decide(base, cand, cluster_key="program").comparisons[0].evidence
     two = decide(base, cand, cluster_key="program").comparisons[0].evidence
     assert one == two and not math.isnan(one.p_value)
+
+
+def test_a_better_candidate_passes_however_small_the_run():
+    # 30 samples, 12 improved and none worse: far too few to detect a 5-point drop, but a drop is ruled out
+    base = run("b", [[False]] * 12 + [[True]] * 10 + [[False]] * 8)
+    cand = run("c", [[True]] * 12 + [[True]] * 10 + [[False]] * 8)
+    c = decide(base, cand).comparisons[0]
+    assert c.evidence.mde > 0.05 and c.evidence.p_better < 0.001
+    assert c.outcome is Outcome.PASS and "credibly better" in c.reason
+    # on a continuous metric and over clusters too
+    scores_b = [[0.2]] * 10 + [[0.5]] * 10
+    scores_c = [[0.7]] * 10 + [[0.9]] * 10
+    programs = [f"p{i // 2}" for i in range(20)]
+    c = decide(run("b", scores_b, clusters=programs), run("c", scores_c, clusters=programs), metrics=("score",),
+               cluster_key="program").comparisons[0]
+    assert c.evidence.units == 10 and c.outcome is Outcome.PASS and "credibly better" in c.reason
+    # a slightly better candidate on a small run is not credibly better: still too small to tell
+    c = decide(run("b", [[False]] + [[True]] * 19), run("c", [[True]] * 20)).comparisons[0]
+    assert c.evidence.p_better > 0.05 and c.outcome is Outcome.INCONCLUSIVE
+
+
+def test_runs_that_agree_everywhere_need_enough_samples_to_pass():
+    # no discordant pair: mid-p is 1/2 either way, and the MDE is what a drop would bring, about 6.2 / n
+    small = decide(run("b", [[True]] * 50 + [[False]] * 50), run("c", [[True]] * 50 + [[False]] * 50)).comparisons[0]
+    assert small.evidence.discordant == (0, 0) and small.evidence.p_value == small.evidence.p_better == 0.5
+    assert small.outcome is Outcome.INCONCLUSIVE and 0.05 < small.evidence.mde < 0.07
+    large = decide(run("b", [[True]] * 150 + [[False]] * 150), run("c", [[True]] * 150 + [[False]] * 150))
+    assert large.outcome is Outcome.PASS and large.comparisons[0].evidence.mde < 0.03
+
+
+def test_ties_between_regressions_and_improvements_are_no_evidence():
+    # b = c: mid-p is exactly 1/2 in both directions (P(X > b) = P(X < b) by symmetry)
+    base = run("b", [[True]] * 40 + [[False]] * 40 + [[True]] * 900)
+    cand = run("c", [[False]] * 40 + [[True]] * 40 + [[True]] * 900)
+    c = decide(base, cand).comparisons[0]
+    assert c.evidence.discordant == (40, 40) and c.evidence.p_value == c.evidence.p_better == 0.5
+    assert c.outcome is Outcome.PASS and c.evidence.difference == 0 and c.evidence.mde < 0.05
+    # tied sums on a continuous metric: exact sign-flip, p = P(T* <= T) counts the ties
+    d = decide(run("b", [[0.5]] * 4), run("c", [[0.25], [0.75], [0.5], [0.5]]), metrics=("score",)).comparisons[0]
+    assert d.evidence.test.endswith("(exact)") and d.evidence.p_value == d.evidence.p_better == 0.75
+
+
+def test_a_run_of_one_sample_can_show_nothing():
+    for b, cc in (([True], [False]), ([False], [True]), ([True], [True])):
+        c = decide(run("b", [b]), run("c", [cc])).comparisons[0]
+        assert c.evidence.n == 1 and math.isinf(c.evidence.mde) and c.outcome is Outcome.INCONCLUSIVE
+        assert c.evidence.p_value >= 0.25 and c.evidence.p_better >= 0.25
+
+
+def test_a_score_that_is_not_a_number_is_refused_not_a_regression():
+    base = run("b", [[0.5]] * 20)
+    for bad in (float("nan"), float("inf")):
+        for b, cc in ((base, run("c", [[0.5]] * 19 + [[bad]])), (run("c", [[0.5]] * 19 + [[bad]]), base)):
+            with pytest.raises(GateError, match="not a finite number"):
+                decide(b, cc, metrics=("score",))
+    # pass@k reads statuses only: the same runs gate on pass@1
+    assert decide(base, run("c", [[0.5]] * 19 + [[float("nan")]])).comparisons[0].evidence.n == 20
+
+
+def test_junit_stays_well_formed_whatever_the_sample_ids():
+    import xml.etree.ElementTree as ET
+
+    from harness.gate import EXIT_CODES
+    from harness.gate.output import as_junit
+
+    ids = [f"case\x1b[{i}]<&>" for i in range(40)]  # a terminal escape and XML's own characters
+    result = decide(run("b", [[True]] * 40, ids=ids), run("c", [[False]] * 20 + [[True]] * 20, ids=ids,
+                                                          model="m\x07"), **FAST)
+    root = ET.fromstring(as_junit(result, EXIT_CODES[result.outcome]).encode("utf-8"))
+    failure = root.find("testsuite/testcase/failure")
+    assert failure is not None and "case\ufffd[0]<&>" in failure.text
