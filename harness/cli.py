@@ -594,5 +594,9 @@ def gate_demo(store: Store) -> str:
             "last step); `harness gate` should call it a regression:\n"
             + output.as_text(result, EXIT_CODES[result.outcome]))
 
+from .site.command import site  # noqa: E402  (the site builder's command: harness site --out DIR)
+
+main.add_command(site)
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
