@@ -4,8 +4,11 @@ One task, two splits:
   function   398 function-level problems (164 HumanEval + 234 MBPP); the code's entry point is called
   file       358 file-level problems (300 APPS + 58 CodeContests); a program, stdin in, stdout compared
 
-Option `-T extraction=harness|official` (default harness): `official` cleans the answer up as COFFE's own
-pipeline does, to reproduce the official numbers (NOTES.md says where and why that differs from ours).
+Options:
+  -T extraction=harness|official   (default harness) `official` cleans the answer up and runs it as COFFE's own
+                                   pipeline does (official.py), to reproduce the official numbers; NOTES.md says
+                                   where and why ours differs
+  -T efficiency=on|off             (default on) `off`: correctness only (pass@k), no instruction counting
 
 --data takes a folder laid out like COFFE's `datasets/` (`--data ../shared/data/coffe`) or hf:<repo>[@revision].
 Sample ids: the dataset's task id at function level (`HumanEval/0`, `Mbpp/2`); at file level, where the data has
@@ -28,8 +31,8 @@ from harness.sandbox.images import image_tag
 from harness.task import DataSource, LoadOptions, Task, TaskOption
 from harness.types import Answer, Metrics, Prompt, Sample, SampleResult, Verdict
 
-from . import data, extract
-from .grader import Grader
+from . import data, extract, official
+from .grader import Grader, Program
 from .metrics import aggregate
 
 if TYPE_CHECKING:
@@ -39,18 +42,22 @@ HERE = Path(__file__).resolve().parent
 CHECK_PROGRAM = HERE / "check.py"
 SIZES = {"function": 398, "file": 358}
 EXTRACTIONS = ("harness", "official")
+EFFICIENCY = ("on", "off")
 
 
 class Coffe(Task):
     name = "coffe"
-    version = "1"
+    version = "2"
     description = "COFFE: correct and efficient code (pass@k, efficient@k, speedup by CPU instruction counts)"
     splits = ("function", "file")
     default_split = "function"
     options = (TaskOption("extraction", str, "harness",
-                          "how the program is taken from an answer: ours, or exactly as COFFE's pipeline does "
-                          "(official: drops imports the answer needs; see tasks/coffe/NOTES.md)",
-                          choices=EXTRACTIONS),)
+                          "how the program is taken from an answer and run: ours, or exactly as COFFE's pipeline "
+                          "does (official: its clean-up, comparison and 300 s limits; tasks/coffe/NOTES.md)",
+                          choices=EXTRACTIONS),
+               TaskOption("efficiency", str, "on",
+                          "count instructions of correct answers (efficient@k, speedup); off: pass@k only, "
+                          "minutes instead of hours", choices=EFFICIENCY))
     metadata_keys = ("dataset",)  # per-dataset metrics (`pass@1[MBPP]`)
     grader_image = image_tag("python")  # the recipe-hashed tag; counts are keyed by the image's id too
 
@@ -104,33 +111,46 @@ class Coffe(Task):
             return "harness"
         return self.ctx.args.get("extraction") or "harness"
 
-    def extract(self, sample: Sample, text: str) -> Answer:
-        code = self.program(sample, text)
-        return Answer(value=code, canonical=code)
+    @property
+    def counting(self) -> bool:
+        """`-T efficiency=...` of the open run: instruction counts are taken unless it is off."""
+        return self.ctx is None or (self.ctx.args.get("efficiency") or "on") == "on"
 
-    def program(self, sample: Sample, text: str, official: bool | None = None) -> str:
-        inputs = sample.inputs
-        if official is None:
-            official = self.extraction == "official"
-        if official:
-            return extract.extract_official(text, inputs["prompt"], inputs["entry_point"], inputs["code_prompt"])
-        if sample.metadata["level"] == "function":
-            return extract.extract_function(text, inputs["prompt"], inputs["entry_point"], inputs["code_prompt"])
-        return extract.extract_file(text, inputs["prompt"])
+    def extract(self, sample: Sample, text: str) -> Answer:
+        program = self.program(sample, text)
+        return Answer(value=program, canonical=program.canonical)
+
+    def program(self, sample: Sample, text: str, official_clean_up: bool | None = None) -> Program:
+        inputs, level = sample.inputs, sample.metadata["level"]
+        if official_clean_up is None:
+            official_clean_up = self.extraction == "official"
+        if official_clean_up:
+            cleaned = official.clean(text, level=level, dataset=sample.metadata["dataset"],
+                                     entry_point=inputs["entry_point"], prompt=inputs["code_prompt"])
+            return Program(cleaned.code, "official", cleaned.io)
+        if level == "function":
+            return Program(extract.extract_function(text, inputs["prompt"], inputs["entry_point"],
+                                                    inputs["code_prompt"]))
+        return Program(extract.extract_file(text, inputs["prompt"]))
 
     def reference_code(self, sample: Sample) -> str:
         """The best reference as graded: its response put through our extraction (with official extraction too:
         the baseline is not an answer to clean up), so that the oracle's program is byte-identical to the
         reference's and their counts are equal."""
-        return self.program(sample, self.reference_response(sample), official=False)
+        return self.program(sample, self.reference_response(sample), official_clean_up=False).code or ""
 
     def grade(self, sample: Sample, answer: Answer) -> Verdict:
         if self.grader is None:
             raise RuntimeError("the coffe task is not open: the engine calls open(ctx) before grading")
-        return self.grader.grade(sample, answer.value, self.reference_code(sample))
+        return self.grader.grade(sample, answer.value, self.reference_code(sample), count=self.counting)
 
     def reference_response(self, sample: Sample) -> str:
-        return f"```python\n{sample.reference['solution'].strip(chr(10))}\n```\n"
+        """The best reference as an answer: function level under the entry point's name (the data has it renamed
+        to `solution`), so that COFFE's clean-up finds it too."""
+        code = sample.reference["solution"].strip("\n")
+        if sample.metadata["level"] == "function":
+            code = extract.renamed(code, "solution", sample.inputs["entry_point"])
+        return f"```python\n{code}\n```\n"
 
     # --- metrics ----------------------------------------------------------------------------------------
     def aggregate(self, results: Iterable[SampleResult], samples_per_problem: int) -> Metrics:

@@ -4,11 +4,12 @@ Stored in the engine's derived-reference cache (`ctx.derived`, harness/derived.p
 harness's cache folder, shared by every run and every store on this machine; deleting it only costs time).  The
 function-level reference alone is ~400 s native, hours under valgrind, so it is paid for once.
 
-One view per method: "valgrind-callgrind" (instruction counts on the stressful tests) and "wall-native" (native
-times: of the correctness tests, which set the candidate's time limits, and of the stressful tests, which set the
-counting limits).  Each view is namespaced by the sha256 of check.py (what runs in the sandbox) and the image's
-id (digest).  An entry's key is a hash of (sha256 of the solution's code, sha256 of the test: a stressful input
-spec, or a correctness test); its value is the JSON [value, wall_s, error]: the count (or seconds), the time the
+One view per method: "valgrind-cachegrind-worker" (the reference's total instruction count over its usable
+stressful tests) and "wall-native" (native times: of the correctness tests, which set the candidate's time
+limits, and of the stressful tests, which set the counting limits).  Each view is namespaced by the sha256 of
+check.py and grader.py (what runs in the sandbox, and how) and the image's id (digest).  An entry's key is a hash
+of (sha256 of the solution's code, sha256 of the test: a stressful input spec, a correctness test, or the list of
+usable stressful tests); its value is the JSON [value, wall_s, error]: the count (or seconds), the time the
 measurement took, and why there is no value.
 """
 

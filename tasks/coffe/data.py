@@ -207,6 +207,11 @@ def _function_sample(row: dict, r: _Row, prompt: str, source: str, solution: str
     if not isinstance(entry, str) or not entry.isidentifier():
         raise r.error("entry_point", "is missing or not an identifier")
     sid = str(task_id) if source == "HumanEval" else f"{ID_PREFIX[source]}/{task_id}"
+    code_prompt = ""
+    if source == "HumanEval":  # the signature and docstring, as COFFE's clean-up puts it in front of a completion
+        code_prompt = row.get("prompt")
+        if not isinstance(code_prompt, str) or not code_prompt.strip():
+            raise r.error("prompt", "is missing or empty (HumanEval rows carry the function's signature there)")
     tests = _check_tests(tests, r, tests_path, "function")
     exprs = []
     for j, t in enumerate(stress):
@@ -215,7 +220,7 @@ def _function_sample(row: dict, r: _Row, prompt: str, source: str, solution: str
         exprs.append(t["input"])
     return Sample(
         id=sid,
-        inputs={"prompt": prompt, "entry_point": entry, "code_prompt": prompt if source == "HumanEval" else ""},
+        inputs={"prompt": prompt, "entry_point": entry, "code_prompt": code_prompt},
         reference={"solution": solution, "tests": tests, "stress": exprs},
         metadata={"level": "function", "dataset": source, "task_id": task_id},
     )

@@ -6,14 +6,16 @@ sandbox); the host only sends files and reads the result line.
 
 1. Reference time on the correctness tests (native, cached): sets the candidate's per-test limit,
    max(TIME_FLOOR_S, TIME_FACTOR x reference time).  A reference that fails its own tests makes the problem
-   ungradable (a data problem, reported, never counted against the model).
+   ungradable (a data problem, reported, never counted against the model).  With `-T extraction=official` the
+   limit is COFFE's own (300 s per test) and the reference is not needed for correctness.
 2. The candidate on the correctness tests: pass / fail (an output differs) / error (syntax, exception, limit).
-3. Only for a passing candidate: the best reference's count on every stressful test (cached by solution, test,
-   image id and method; counted once, in one valgrind process per problem), then the candidate's, on the tests
-   where the reference has a count, each test limited to max(STRESS_FLOOR_S, TIME_FACTOR x VALGRIND_SLOWDOWN x
-   the reference's native time).  A stressful test whose input cannot be built (a generator that fails on this
-   Python) or on which the reference fails is excluded for both and listed.  A candidate that fails or runs past
-   the limit on a stressful test gets no total (COFFE's INF): never efficient, left out of speedup.
+3. Only for a passing candidate, and unless `-T efficiency=off`: the best reference's total instruction count
+   over the stressful tests (cached by solution, tests, image id and method), then the candidate's, counted the
+   same way (check.py: a cachegrind worker, snapshot before the model's code, no client requests, no new
+   processes), each test limited to max(STRESS_FLOOR_S, TIME_FACTOR x VALGRIND_SLOWDOWN x the reference's
+   native time).  A stressful test whose input cannot be built, or on which the reference fails natively, is
+   excluded for both and listed.  A candidate that fails or runs past the limit on a stressful test, or whose
+   count does not add up (`tampered`), gets no total (COFFE's INF): never efficient, left out of speedup.
 
 Sandbox failures are retried (run_checked); still failing, the sample's verdict is infra.  Code that killed the
 sandbox runner on every attempt: a candidate's verdict is error; a reference's run counts as the reference
@@ -25,6 +27,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,17 +40,48 @@ from .cache import Entry, ReferenceView, sha
 if TYPE_CHECKING:
     from harness.context import TaskContext
 
-METHOD = "valgrind-callgrind"
+METHOD = "valgrind-cachegrind-worker"  # whole-worker count minus a snapshot taken before the model's code
 TIME_METHOD = "wall-native"
 TIME_FACTOR = 10.0  # candidate limit = factor x reference time (COFFE's factor)
 TIME_FLOOR_S = 2.0  # ... but never below this (start-up noise, a loaded machine)
+OFFICIAL_TEST_LIMIT_S = 300.0  # COFFE's pipeline: max(0.1, 10 x a fixed reference time of 30 s)
+OFFICIAL_RUN_CAP_S = 3600.0  # ... and the whole run: min(3600, sum of the limits) + 2
 STRESS_FLOOR_S = 30.0  # per stressful test under valgrind
 REF_TEST_LIMIT_S = 60.0  # the reference on one correctness test (native)
 REF_NATIVE_STRESS_LIMIT_S = 60.0  # the reference on one stressful test, native (COFFE: 50 s)
-VALGRIND_SLOWDOWN = 60.0  # callgrind runs Python ~60x slower than native (measured 57-68x)
+VALGRIND_SLOWDOWN = 30.0  # cachegrind without cache simulation runs Python ~21x slower than native (bench/)
+SETUP_LIMIT_S = {"native": 300.0, "cachegrind": 900.0}  # building every stressful input, before the first test
 RUN_CAP_S = 3600.0  # one sandbox run, whatever the sum of its tests' limits
 CONTAINER = ContainerLimits(memory_mb=4096, cpus=1.0, pids=64, tmpfs_mb=512, shm_mb=16)
 INFRA_RETRIES = 2
+
+
+@dataclass(frozen=True)
+class Program:
+    """What is graded: the program taken from an answer.  `code` None: COFFE's clean-up found nothing usable (its
+    -1, a failure).  `semantics` "official": run as COFFE's pipeline runs it, `io` telling a stdin/stdout program
+    from a function."""
+
+    code: str | None
+    semantics: str = "harness"
+    io: bool = False
+
+    @property
+    def canonical(self) -> str:
+        if self.semantics == "harness":
+            return self.code or ""
+        head = "# COFFE's clean-up: " + ("unusable (-1)" if self.code is None else "program" if self.io else "function")
+        return head + "\n" + (self.code or "")
+
+
+@dataclass(frozen=True)
+class Count:
+    """One counting run: the total over its tests (None where there is none), and per test why not."""
+
+    total: int | None
+    failed: dict[int, str]
+    tampered: str | None = None
+    error: str | None = None
 
 
 class CheckFailed(Exception):
@@ -170,32 +204,51 @@ class Grader:
             cache.put_many(sol, {k: Entry(t, None, None) for k, t in zip(keys, times)})
             return times, None
 
-    def _count_job(self, sample: Sample, code: str, usable: list[int], limits: list[int]) -> dict[str, Any]:
-        """The one shape of every counting job: the reference's and a candidate's differ only in `code`, so that
-        the oracle's job is byte-identical to the reference's (in-process counts shift with the heap layout that
-        the job itself leaves: measured up to a few % on small tests)."""
-        return {"level": sample.metadata["level"], "mode": "count", "code": code,
-                "stress": sample.reference["stress"], "stress_only": usable, "limits": limits}
+    def _count_job(self, sample: Sample, code: str, usable: list[int], limits: list[int], counter: str,
+                   stop_at_failure: bool = False) -> dict[str, Any]:
+        """The one shape of every counting job: the reference's and a candidate's differ only in `code` (and
+        whether a failure ends the run), so that the oracle's job is byte-identical to the reference's."""
+        return {"level": sample.metadata["level"], "mode": "count", "code": code, "counter": counter,
+                "stress": sample.reference["stress"], "stress_only": usable, "limits": limits,
+                "setup_limit": SETUP_LIMIT_S[counter], "stop_at_failure": stop_at_failure}
 
-    def _count(self, sample: Sample, code: str, usable: list[int], limits: list[int], who: str) -> dict[int, Entry]:
-        """Instructions of `code` on each usable stressful test under callgrind (an entry with the reason where
-        the counting run itself ended badly).  SandboxFailed for a prediction whose run the sandbox could not
-        finish (infra), or that killed the sandbox runner (error)."""
+    def _run_count(self, job: dict[str, Any], who: str) -> tuple[dict, RunResult | None, str | None]:
+        """check.py's result of a counting job, the run, or (no result) why.  SandboxFailed for a prediction's
+        run that the sandbox could not finish (infra) or that killed the sandbox runner (error)."""
+        timeout = job["setup_limit"] + sum(job["limits"]) + 60
         try:
-            _, res, run = self._check(self._count_job(sample, code, usable, limits), sum(limits) + 60,
-                                      count="callgrind", reference=who == "reference")
-            return _entries(res, run, usable, who=who)
+            _, res, run = self._check(job, timeout, reference=who == "reference")
+            return res, run, None
         except CheckFailed as exc:
-            why = f"the {who}'s counting run ended: {exc.how}"
-            return {i: Entry(None, None, why) for i in usable}
+            return {}, exc.result, f"the {who}'s counting run ended: {exc.how}"
 
-    def reference_counts(self, sample: Sample, ref_code: str) -> tuple[dict[int, Entry], list[int], list[int]]:
-        """The reference on each stressful test: (entries by test, usable tests, their counting limits).
+    def _count(self, sample: Sample, code: str, usable: list[int], limits: list[int], who: str) -> Count:
+        """The instructions of `code` over the usable stressful tests, one cachegrind worker."""
+        job = self._count_job(sample, code, usable, limits, "cachegrind", stop_at_failure=who == "prediction")
+        res, run, why = self._run_count(job, who)
+        if why:
+            return Count(None, {}, error=why)
+        failed = {row["i"]: _failure(row, who) for row in res.get("tests", []) if not row.get("ok")}
+        if res.get("reason"):
+            return Count(None, failed, error=str(res["reason"]))
+        error = res.get("count_error")
+        tampered = error[len("tampered: "):] if error and error.startswith("tampered: ") else None
+        if run is not None and run.leftovers:  # the sandbox found something the counted run left behind
+            tampered = "the counted run left something behind: " + ", ".join(run.leftovers)[:300]
+        if tampered:
+            return Count(None, failed, tampered=tampered)
+        if failed or error or res.get("count") is None:
+            return Count(None, failed, error=error or (None if failed else "no count came back"))
+        return Count(int(res["count"]), {})
 
-        Phase 1, native (cheap): which inputs can be built and run by the reference, and how long it takes; this
-        sets every counting limit, max(STRESS_FLOOR_S, TIME_FACTOR x VALGRIND_SLOWDOWN x native time).
-        Phase 2, under callgrind: the counts, in a job of the same shape as a candidate's.
-        Entry.value None: the test is excluded for everyone, Entry.error says why."""
+    def reference_counts(self, sample: Sample, ref_code: str) -> tuple[Count, list[int], list[int], dict[str, str]]:
+        """The reference on the stressful tests: (its count, the usable tests, their counting limits, the excluded
+        tests with why).
+
+        Phase 1, native (cheap, per test, cached): which inputs can be built and run by the reference, and how
+        long it takes; this sets every counting limit, max(STRESS_FLOOR_S, TIME_FACTOR x VALGRIND_SLOWDOWN x
+        native time).  Phase 2, under cachegrind: the total over the usable tests (cached for that set of tests),
+        in a job of the same shape as a candidate's."""
         stress = sample.reference["stress"]
         keys = [sha(s) for s in stress]
         sol = sha(ref_code)
@@ -204,50 +257,72 @@ class Grader:
             native = times.get_many(sol, keys)
             missing = [i for i, k in enumerate(keys) if k not in native]
             if missing:
-                job = self._count_job(sample, ref_code, missing, [int(REF_NATIVE_STRESS_LIMIT_S)] * len(missing))
+                job = self._count_job(sample, ref_code, missing, [int(REF_NATIVE_STRESS_LIMIT_S)] * len(missing),
+                                      "native")
                 self._count_run("reference_runs")
-                try:
-                    _, res, run = self._check(job, REF_NATIVE_STRESS_LIMIT_S * len(missing) + 30,
-                                              env={"PYTHONPATH": "/opt/harness"}, reference=True)
-                    new = _entries(res, run, missing, who="reference", counted=False)
-                except CheckFailed as exc:
-                    why = f"the reference's run ended: {exc.how}"
-                    new = {i: Entry(None, None, why) for i in missing}
+                res, _, why = self._run_count(job, "reference")
+                rows = {row["i"]: row for row in res.get("tests", [])}
+                new = {}
+                for i in missing:
+                    row = rows.get(i)
+                    if row is not None and row.get("ok"):
+                        new[i] = Entry(float(row.get("wall_s") or 0.0), row.get("wall_s"), None)
+                    else:
+                        new[i] = Entry(None, None, why or res.get("reason") or _failure(row or {}, "reference"))
                 times.put_many(sol, {keys[i]: e for i, e in new.items()})
                 native.update({keys[i]: e for i, e in new.items()})
             usable = [i for i, k in enumerate(keys) if native[k].value is not None]
+            excluded = {str(i): native[k].error or "" for i, k in enumerate(keys) if native[k].value is None}
             limits = [int(max(STRESS_FLOOR_S, TIME_FACTOR * VALGRIND_SLOWDOWN * native[keys[i]].value))
                       for i in usable]
-            counts = counted.get_many(sol, [keys[i] for i in usable])
-            if usable and len(counts) < len(set(keys[i] for i in usable)):
+            if not usable:
+                return Count(None, {}), usable, limits, excluded
+            tests_key = sha("stressful:" + ",".join(keys[i] for i in usable))
+            found = counted.get_many(sol, [tests_key])
+            if tests_key in found:
+                e = found[tests_key]
+                count = Count(None if e.value is None else int(e.value), {}, error=e.error)
+            else:
                 self._count_run("reference_runs")
-                new = self._count(sample, ref_code, usable, limits, who="reference")
-                counted.put_many(sol, {keys[i]: e for i, e in new.items()})
-                counts.update({keys[i]: e for i, e in new.items()})
-            entries = {i: native[k] if native[k].value is None else counts[k] for i, k in enumerate(keys)}
-            return entries, usable, limits
+                count = self._count(sample, ref_code, usable, limits, who="reference")
+                why = count.error or count.tampered or "; ".join(f"test {i}: {r}" for i, r in count.failed.items())
+                counted.put_many(sol, {tests_key: Entry(count.total, None, None if count.total is not None else why)})
+            return count, usable, limits, excluded
 
     # ------------------------------------------------------------------------------------------ grade
-    def grade(self, sample: Sample, code: str, ref_code: str) -> Verdict:
+    def grade(self, sample: Sample, program: Program, ref_code: str, *, count: bool = True) -> Verdict:
         if sample.metadata.get("ungradable"):
             return ungradable(sample.metadata["ungradable"])
         try:
-            return self._grade(sample, code, ref_code)
+            verdict = self._grade(sample, program, ref_code, count)
         except SandboxFailed as failed:  # infra (any run), or error: the prediction killed the sandbox runner
             return failed.verdict
         except InfraError as exc:  # no pool: the engine, the image
             return infra_verdict(exc, 1)
+        if not count and verdict.status is not Status.UNGRADABLE:
+            verdict.details["efficiency"] = {"skipped": "instruction counting is off (-T efficiency=off)"}
+        return verdict
 
-    def _grade(self, sample: Sample, code: str, ref_code: str) -> Verdict:
+    def _grade(self, sample: Sample, program: Program, ref_code: str, count: bool) -> Verdict:
         level, tests = sample.metadata["level"], sample.reference["tests"]
-        ref_times, why = self.reference_times(sample, ref_code)
-        if ref_times is None:
-            return ungradable(why)
-        limits = [round(max(TIME_FLOOR_S, TIME_FACTOR * t), 3) for t in ref_times]
-        job = {"level": level, "mode": "correct", "code": code, "tests": tests, "limits": limits}
+        official = program.semantics == "official"
+        if program.code is None:
+            return Verdict(Status.FAIL, 0.0, {"tests": len(tests), "reason": "COFFE's clean-up found no usable code "
+                                              "in the answer (its -1: counted as failed, nothing is run)"})
+        if official:
+            limits = [OFFICIAL_TEST_LIMIT_S] * len(tests)
+            run_s = min(OFFICIAL_RUN_CAP_S, sum(limits)) + 20
+        else:
+            ref_times, why = self.reference_times(sample, ref_code)
+            if ref_times is None:
+                return ungradable(why)
+            limits = [round(max(TIME_FLOOR_S, TIME_FACTOR * t), 3) for t in ref_times]
+            run_s = sum(limits) + 20
+        job = {"level": level, "mode": "correct", "code": program.code, "tests": tests, "limits": limits,
+               "semantics": program.semantics, "io": program.io}
         self._count_run("candidate_runs")
         try:
-            exit_code, res, run = self._check(job, sum(limits) + 20)
+            exit_code, res, run = self._check(job, run_s)
         except CheckFailed as exc:
             assert exc.result is not None  # a prediction's run always has one (else SandboxFailed)
             details = run_details(exc.result)
@@ -267,57 +342,45 @@ class Grader:
         if exit_code != 0:
             details.setdefault("reason", f"the check program exited {exit_code}")
             return Verdict(Status.ERROR, 0.0, details)
-        details["efficiency"] = self.efficiency(sample, code, ref_code)
+        if count:
+            if official and program.io != (level == "file"):
+                details["efficiency"] = {"method": METHOD, "ungradable": "COFFE's clean-up made a "
+                                         + ("function" if level == "file" else "program") + " of this answer: "
+                                         "it is not counted", "reference_total": None, "prediction_total": None}
+            else:
+                details["efficiency"] = self.efficiency(sample, program.code, ref_code)
         return Verdict(Status.PASS, 1.0, details)
 
     def efficiency(self, sample: Sample, code: str, ref_code: str) -> dict[str, Any]:
-        ref, usable, limits = self.reference_counts(sample, ref_code)
-        eff: dict[str, Any] = {"method": METHOD, "image_id": self.image_id,
-                               "excluded": {str(i): ref[i].error for i in sorted(ref) if ref[i].value is None}}
-        if any(ref[i].value is None for i in usable):  # the reference failed under valgrind: compare on the rest
-            keep = [(i, lim) for i, lim in zip(usable, limits) if ref[i].value is not None]
-            usable, limits = [i for i, _ in keep], [lim for _, lim in keep]
+        ref, usable, limits, excluded = self.reference_counts(sample, ref_code)
+        eff: dict[str, Any] = {"method": METHOD, "image_id": self.image_id, "excluded": excluded, "tests": usable,
+                               "reference_total": ref.total, "prediction_total": None}
         if not usable:
-            eff.update(ungradable="no stressful test is usable: " + "; ".join(sorted(set(eff["excluded"].values()))),
-                       reference_total=None, prediction_total=None, tests=[])
+            eff["ungradable"] = "no stressful test is usable: " + "; ".join(sorted(set(excluded.values())))
+            return eff
+        if ref.total is None:
+            eff["ungradable"] = "the best reference could not be counted: " + str(ref.error)
+            return eff
+        if code == ref_code:  # the same program is the same work: not counted again (and not off by noise)
+            eff.update(prediction_total=ref.total, same_as_reference=True)
             return eff
         self._count_run("candidate_runs")
         mine = self._count(sample, code, usable, limits, who="prediction")
-        failed = {str(i): e.error for i, e in mine.items() if e.value is None}
-        eff.update(tests=usable, reference_total=int(sum(ref[i].value for i in usable)),
-                   prediction_total=None if failed else int(sum(mine[i].value for i in usable)),
-                   per_test={str(i): [int(ref[i].value), None if mine[i].value is None else int(mine[i].value)]
-                             for i in usable})
-        if failed:
-            eff["failed"] = failed
+        eff["prediction_total"] = mine.total
+        if mine.tampered:
+            eff["tampered"] = mine.tampered
+        if mine.failed or mine.error:
+            eff["failed"] = {str(i): r for i, r in mine.failed.items()} or {"count": mine.error}
         return eff
+
+
+def _failure(row: dict, who: str) -> str:
+    stage = "building the input" if row.get("stage") == "input" else f"the {who}"
+    return f"{stage} failed: {row.get('reason') or 'did not reach this test'}"
 
 
 def _all_key(keys: list[str]) -> str:
     return sha("correctness:" + ",".join(keys))
-
-
-def _entries(res: dict, run: RunResult, indices: list[int], who: str, counted: bool = True) -> dict[int, Entry]:
-    """Per-test counts from a counting run's result and the runner's per-call counts (counted=False: a native
-    run, the value is the test's wall time)."""
-    per_call = run.instructions.per_call if run.instructions else {}
-    count_error = run.instructions.error if run.instructions else "no count came back"
-    rows = {row["i"]: row for row in res.get("tests", [])}
-    out = {}
-    for i in indices:
-        row = rows.get(i)
-        if row is None:
-            out[i] = Entry(None, None, res.get("reason") or f"the {who} did not reach this test")
-        elif not row.get("ok"):
-            stage = "building the input" if row.get("stage") == "input" else f"the {who}"
-            out[i] = Entry(None, row.get("wall_s"), f"{stage} failed: {row.get('reason')}")
-        elif not counted:
-            out[i] = Entry(float(row.get("wall_s") or 0.0), row.get("wall_s"), None)
-        elif f"s{i}" not in per_call:
-            out[i] = Entry(None, row.get("wall_s"), f"no instruction count for this test ({count_error})")
-        else:
-            out[i] = Entry(float(per_call[f"s{i}"]), row.get("wall_s"), None)
-    return out
 
 
 def ungradable(why: str) -> Verdict:

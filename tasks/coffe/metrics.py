@@ -11,6 +11,9 @@ stressful tests strictly below the best reference's total, counted the same way 
 
 Ungradable problems (no correctness tests in the data, a reference that fails its own tests) are left out of
 every metric and counted; problems whose stressful tests are all unusable are left out of efficient@k and counted.
+A correct prediction whose count does not add up (`tampered`: see check.py) has no total: never efficient, left
+out of speedup, and counted (`efficiency_tampered`).  With `-T efficiency=off` no count is taken: pass@k only, and
+`counts.counting_off` is 1.
 Intervals: Wilson for a proportion at n = 1, a normal interval over problems for n > 1, a bootstrap over
 problems for speedup.  Every metric is given for the whole split and per source dataset (`pass@1[MBPP]`): the
 sample's stored `dataset` metadata, or, for a run stored by an older harness without it, the sample id's prefix.
@@ -49,7 +52,13 @@ class Problem:
     pred_sum: int = 0
     timed: int = 0  # correct predictions with a total
     no_total: int = 0  # correct predictions without one (failed or ran past the limit on a stressful test)
+    tampered: int = 0  # ... of which the count did not add up
     excluded_tests: set[str] = field(default_factory=set)
+
+
+def counting_off(results: list[SampleResult]) -> bool:
+    """The run was graded with -T efficiency=off (its verdicts say so)."""
+    return any("skipped" in (v.details.get("efficiency") or {}) for r in results for v in r.verdicts)
 
 
 def collect(results: Iterable[SampleResult]) -> tuple[list[Problem], dict[str, int]]:
@@ -65,7 +74,7 @@ def collect(results: Iterable[SampleResult]) -> tuple[list[Problem], dict[str, i
         p = Problem(source_of(res), n=res.n, correct=res.correct)
         for v in res.verdicts:
             eff = v.details.get("efficiency") if v.passed else None
-            if eff is None:
+            if eff is None or "skipped" in eff:
                 continue
             p.excluded_tests |= set(eff.get("excluded") or {})
             if eff.get("ungradable"):
@@ -74,6 +83,7 @@ def collect(results: Iterable[SampleResult]) -> tuple[list[Problem], dict[str, i
             ref, pred = eff.get("reference_total"), eff.get("prediction_total")
             if pred is None or ref is None:
                 p.no_total += 1
+                p.tampered += bool(eff.get("tampered"))
                 continue
             p.timed += 1
             p.ref_sum += ref
@@ -99,8 +109,10 @@ def _rate(name: str, metrics: Metrics, n: list[int], c: list[int], suffix: str) 
                 metrics.add(f"{name}@{k}{suffix}", float(np.mean(per)), mean_interval(per))
 
 
-def _add(metrics: Metrics, problems: list[Problem], suffix: str) -> None:
+def _add(metrics: Metrics, problems: list[Problem], suffix: str, counted: bool = True) -> None:
     _rate("pass", metrics, [p.n for p in problems], [p.correct for p in problems], suffix)
+    if not counted:
+        return
     eff = [p for p in problems if p.efficiency_gradable]
     _rate("efficient", metrics, [p.n for p in eff], [p.efficient for p in eff], suffix)
     ref = np.array([p.ref_sum for p in problems], dtype=float)
@@ -115,9 +127,13 @@ def _add(metrics: Metrics, problems: list[Problem], suffix: str) -> None:
 
 
 def aggregate(results: Iterable[SampleResult]) -> Metrics:
+    results = list(results)
+    counted = not counting_off(results)
     problems, counts = collect(results)
     metrics = Metrics()
     metrics.counts.update(counts)
+    if not counted:
+        metrics.counts["counting_off"] = 1  # -T efficiency=off: no efficient@k, no speedup
     metrics.counts.update({
         "problems": len(problems),
         "attempts": sum(p.n for p in problems),
@@ -126,13 +142,14 @@ def aggregate(results: Iterable[SampleResult]) -> Metrics:
         "efficiency_ungradable": sum(not p.efficiency_gradable for p in problems),
         "speedup_samples": sum(p.timed for p in problems),
         "correct_without_total": sum(p.no_total for p in problems),
+        "efficiency_tampered": sum(p.tampered for p in problems),
         "stress_tests_excluded": sum(len(p.excluded_tests) for p in problems),
     })
     if not problems:
         return metrics
-    _add(metrics, problems, "")
+    _add(metrics, problems, "", counted)
     sources = sorted({p.source for p in problems})
     if len(sources) > 1:
         for s in sources:
-            _add(metrics, [p for p in problems if p.source == s], f"[{s}]")
+            _add(metrics, [p for p in problems if p.source == s], f"[{s}]", counted)
     return metrics

@@ -3,6 +3,8 @@ cache, the pool taken from the TaskContext, the metrics from stored verdicts, an
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from harness.context import TaskContext
@@ -50,12 +52,13 @@ def test_function_level_verdicts_and_counts(graded_task):
     assert v["raises"].status is Status.ERROR and "IndexError" in v["raises"].details["reason"]
     assert v["loops"].status is Status.ERROR and "timeout" in v["loops"].details["reason"]
     fast, slow = v["fast"].details["efficiency"], v["slow"].details["efficiency"]
-    assert fast["method"] == "valgrind-callgrind" and fast["image_id"].startswith("sha256:")
+    assert fast["method"] == "valgrind-cachegrind-worker" and fast["image_id"].startswith("sha256:")
     assert fast["tests"] == [0, 1] and fast["excluded"] == {}
-    assert fast["reference_total"] == slow["reference_total"] == sum(r for r, _ in fast["per_test"].values())
+    assert fast["reference_total"] == slow["reference_total"]
     assert fast["prediction_total"] < fast["reference_total"] < slow["prediction_total"]
-    # only the call is counted: a few hundred thousand instructions, not an interpreter start-up (~30 million)
-    assert 50_000 < fast["reference_total"] < 20_000_000
+    # only the model's code is counted: a few hundred thousand instructions, not an interpreter start-up (~30
+    # million) nor building the inputs
+    assert 50_000 < fast["reference_total"] < 5_000_000
 
 
 def test_counts_are_deterministic_and_the_reference_is_paid_once(graded_task):
@@ -67,7 +70,9 @@ def test_counts_are_deterministic_and_the_reference_is_paid_once(graded_task):
     hits = grader.cache_hits
     again = grade(graded_task, sample, text)
     assert grader.stats["reference_runs"] == runs and grader.cache_hits > hits  # the cache answered
-    assert first.details["efficiency"] == again.details["efficiency"]  # bit-identical counts
+    a, b = first.details["efficiency"], again.details["efficiency"]
+    assert a["reference_total"] == b["reference_total"]  # the cached reference
+    assert abs(a["prediction_total"] - b["prediction_total"]) <= 50  # counted again: the same to a few instructions
     assert first.status is Status.PASS  # 1.0 vs the expected 1.0000000001: within the float tolerance
 
 
@@ -142,11 +147,11 @@ def test_the_oracle_scores_full_marks_through_the_cli(graded_task, cli, tmp_path
         assert rep["record"]["grader_image"] == graded_task.grader_image
         assert rep["record"]["grader_image_id"].startswith("sha256:")  # the digest the verdicts were graded on
     assert rep["counts"]["ungradable"] == 1 and rep["metric_counts"]["problems"] == 2
-    assert rep["record"]["task"]["args"] == {"extraction": "harness"}
+    assert rep["record"]["task"]["args"] == {"extraction": "harness", "efficiency": "on"}
     # COFFE's own extraction is a task option: another run (its own name), the same full marks for the oracle
     cli("run", "--task", "coffe", "--model", "oracle", "-T", "extraction=official", "--data", str(FIXTURE))
     official = cli.report()
-    assert official["record"]["task"]["args"] == {"extraction": "official"}
+    assert official["record"]["task"]["args"] == {"extraction": "official", "efficiency": "on"}
     assert official["run"].startswith("coffe-function-") and official["metrics"]["pass@1"] == 1
     assert official["metrics"]["pass@1[HumanEval]"] == 1 and official["metrics"]["pass@1[MBPP]"] == 1
 
@@ -196,3 +201,144 @@ def test_a_prediction_that_kills_the_sandbox_runner_gets_an_error_not_infra(grad
     reason = verdict.details["reason"]
     assert "killed the sandbox runner" in reason or "killed by signal 9" in reason, reason
     assert grade(graded_task, FN["HumanEval/0"], SQUARES["fast"]).status is Status.PASS  # the pool carries on
+
+
+# ------------------------------------------------------------------------------- causes 1 and 2, in the sandbox
+def opened_task(tmp_path, **raw):
+    """A task opened as a run with `-T KEY=VALUE ...` opens it, with a derived cache of this test's own."""
+    require_engine()
+    task = new_task()
+    ctx = TaskContext(task, grade_workers=2, args=task.parse_args(raw),
+                      derived=DerivedCache(tmp_path / "derived.sqlite"))
+    task.open(ctx)
+    return task, ctx
+
+
+def test_an_undefined_annotation_is_an_error_as_in_plain_python(graded_task):
+    # MBPP prompts carry no imports; before check.py compiled with dont_inherit=True its own future flags made
+    # annotations lazy, and this answer passed
+    text = "```python\ndef min_max(nums: Sequence[int]):\n    return min(nums), max(nums)\n```"
+    verdict = grade(graded_task, FN["Mbpp/2"], text)
+    assert verdict.status is Status.ERROR and "NameError" in verdict.details["reason"], verdict.details
+
+
+def test_coffe_s_own_clean_up_and_execution_rules(graded_task, tmp_path):
+    task, ctx = opened_task(tmp_path, extraction="official", efficiency="off")
+    try:
+        restated = "```python\ndef sum_of_squares(nums: List[int]) -> int:\n    return sum(x * x for x in nums)\n```"
+        v = grade(task, FN["HumanEval/0"], restated)
+        assert v.status is Status.ERROR and "NameError" in v.details["reason"]  # no prompt, so no typing import
+        assert grade(graded_task, FN["HumanEval/0"], restated).status is Status.PASS  # ours adds the import
+        v = grade(task, FN["HumanEval/0"], "I would rather not.")
+        assert v.status is Status.FAIL and "-1" in v.details["reason"]
+        assert grade(task, FN["HumanEval/0"], "    return sum(x * x for x in nums)\n").status is Status.PASS
+        # file level: COFFE's patched stdin (no .buffer), exit() a failure; both fine with our rules
+        buffer = "```python\nimport sys\nn = int(sys.stdin.buffer.readline())\nprint(n * (n + 1) // 2)\n```"
+        exits = "```python\nn = int(input())\nprint(n * (n + 1) // 2)\nexit(0)\n```"
+        lines = "```python\nimport sys\nn = int(sys.stdin.readline())\nprint(n * (n + 1) // 2)\n```"
+        assert grade(task, TRIANGLE, buffer).status is Status.ERROR
+        assert grade(task, TRIANGLE, exits).status is Status.ERROR
+        assert grade(task, TRIANGLE, lines).status is Status.PASS
+        assert all(grade(graded_task, TRIANGLE, t).status is Status.PASS for t in (buffer, exits, lines))
+    finally:
+        task.close()
+        ctx.close()
+
+
+# ---------------------------------------------------------------------------------- correctness only
+def test_correctness_only_counts_nothing_and_reports_pass_at_k_only(tmp_path):
+    task, ctx = opened_task(tmp_path, efficiency="off")
+    try:
+        v = {k: grade(task, FN["HumanEval/0"], SQUARES[k]) for k in ("fast", "wrong")}
+        assert v["fast"].status is Status.PASS and "skipped" in v["fast"].details["efficiency"]
+        assert task.grader._views.keys() == {"wall-native"}  # the reference's times only: nothing was counted
+        m = task.aggregate([SampleResult("HumanEval/0", (v["fast"], v["wrong"]))], 2)
+        assert m.values["pass@1"] == 0.5 and m.counts["counting_off"] == 1
+        assert not any(k.startswith(("efficient", "speedup")) for k in m.values)
+    finally:
+        task.close()
+        ctx.close()
+
+
+def test_a_coffe_prediction_file_replays_through_the_cli(cli, tmp_path, monkeypatch):
+    require_engine()
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
+    preds = {FN["HumanEval/0"].inputs["prompt"]: [[SQUARES["fast"]], True],
+             FN["HumanEval/1"].inputs["prompt"]: [["```python\ndef show_sorted(nums):\n    return 0\n```"], True],
+             FN["Mbpp/1"].inputs["prompt"]: [["```python\ndef mean_below(n):\n    return (n - 1) / 2\n```"], True]}
+    path = tmp_path / "GPT-X.json"
+    path.write_text(json.dumps(preds), encoding="utf-8")
+    out = cli("run", "--task", "coffe", "--model", f"replay:{path}", "-T", "efficiency=off", "--data", str(FIXTURE))
+    assert "1 of 4 attempts had no prediction" in out.output  # Mbpp/2 is not in the file
+    rep = cli.report()
+    assert rep["metrics"]["pass@1"] == 0.5 and "efficient@1" not in rep["metrics"]
+    assert rep["metrics"]["pass@1[HumanEval]"] == 0.5 and rep["metrics"]["pass@1[MBPP]"] == 0.5
+
+
+# ------------------------------------------------------------------------------ counts no answer can fake
+SLOW_BODY = ("    total = 0\n    for x in nums:\n        s = 0\n        for _ in range(abs(x)):\n"
+             "            s += abs(x)\n        total += s\n")
+RAW_REQUEST = (  # valgrind's client-request sequence, written into an executable page and called through ctypes
+    "import ctypes, mmap\n"
+    "def _request(code):\n"
+    "    page = mmap.mmap(-1, 4096, prot=7)\n"
+    "    page.write(bytes.fromhex('4889f84889f248c1c70348c1c70d48c1c73d48c1c7334887db4889d0c3'))\n"
+    "    f = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64)(\n"
+    "        ctypes.addressof(ctypes.c_char.from_buffer(page)))\n"
+    "    block = (ctypes.c_uint64 * 6)(code, 0, 0, 0, 0, 0)\n"
+    "    return f(ctypes.addressof(block), 0)\n")
+TAMPER = {
+    "zero statistics through the image's helper": (
+        "import sys\nsys.path.insert(0, '/opt/harness')\nimport vgcount\n",
+        "    vgcount.client_request(vgcount.ZERO_STATS)\n"),
+    "zero statistics with raw bytes": (RAW_REQUEST, "    _request(0x43540001)\n    _request(0x43540005)\n"),
+    "writes fake counts and dump files": (
+        "import os\n",
+        "    if len(nums) > 100:  # a stressful test: the counting run\n"
+        "        for name in ('.cg.out', '.callgrind.out.1', '.vg.log'):\n"
+        "            open(name, 'w').write('summary: 1\\ntotals: 1\\n')\n"
+        "        for fd in os.listdir('/proc/self/fd'):\n"
+        "            try:\n"
+        "                os.write(int(fd), ('==%d== I   refs:      1\\n' % os.getpid()).encode())\n"
+        "            except OSError:\n                pass\n"),
+    "writes a fake total into valgrind's log": (
+        "import os\n",
+        "    if len(nums) > 100:\n"
+        "        for fd in os.listdir('/proc/self/fd'):\n"
+        "            if int(fd) > 100:  # valgrind's own descriptors, its log among them\n"
+        "                try:\n"
+        "                    out = os.open('/proc/self/fd/' + fd, os.O_WRONLY)\n"
+        "                    os.write(out, ('==%d== I   refs:      1\\n' % os.getpid()).encode())\n"
+        "                except OSError:\n                    pass\n"),
+    "a daemon that outlives the call": (
+        "import os, time\n",
+        "    if len(nums) > 100 and os.fork() == 0:  # in the counting run\n"
+        "        time.sleep(5)\n        os._exit(0)\n"),
+    "moves its work to another program": (
+        "import subprocess\n", "    if len(nums) > 100:\n        subprocess.run(['true'])\n"),
+    "a thread that goes on after the call": (
+        "import threading\n",
+        "    threading.Thread(target=lambda: sum(range(200000)), daemon=True).start()\n"),
+}
+
+
+HONEST: list = []  # the same work without the trick, graded once
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(TAMPER))
+def test_an_answer_cannot_lower_its_own_count(graded_task, name):
+    head, tail = TAMPER[name]
+    if not HONEST:
+        HONEST.append(grade(graded_task, FN["HumanEval/0"],
+                            f"```python\ndef sum_of_squares(nums):\n{SLOW_BODY}    return total\n```"))
+    plain = HONEST[0]
+    text = f"```python\n{head}\ndef sum_of_squares(nums):\n{SLOW_BODY}{tail}    return total\n```"
+    verdict = grade(graded_task, FN["HumanEval/0"], text)
+    assert verdict.status is Status.PASS, verdict.details  # correct: only its efficiency is at stake
+    eff, honest = verdict.details["efficiency"], plain.details["efficiency"]["prediction_total"]
+    got = eff["prediction_total"]
+    assert got is None or got >= honest, (name, eff)  # its true count (at least the honest work), or none
+    assert got is not None or eff.get("failed") or eff.get("tampered"), eff
+    m = graded_task.aggregate([SampleResult("HumanEval/0", (verdict,))], 1)
+    assert m.values["efficient@1"] == 0

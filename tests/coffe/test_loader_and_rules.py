@@ -214,3 +214,10 @@ def test_a_problem_without_usable_stressful_tests_leaves_efficient_at_k_only():
     m = TASK.aggregate([SampleResult("Mbpp/1", (eff_none,)), SampleResult("Mbpp/2", (passed(10, 5),))], 1)
     assert m.values["pass@1"] == 1 and m.values["efficient@1"] == 1
     assert m.counts["efficiency_ungradable"] == 1 and m.counts["stress_tests_excluded"] == 1
+
+
+def test_a_tampered_count_is_never_efficient_and_is_counted():
+    tampered = passed(100, None, tampered="valgrind's log does not end with the counted worker's own total")
+    m = TASK.aggregate([SampleResult("Mbpp/1", (tampered,)), SampleResult("Mbpp/2", (passed(100, 50),))], 1)
+    assert m.values["pass@1"] == 1 and m.values["efficient@1"] == 0.5 and m.values["speedup"] == 2.0
+    assert m.counts["efficiency_tampered"] == 1 and m.counts["correct_without_total"] == 1
