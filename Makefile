@@ -6,7 +6,8 @@ BIN    := $(VENV)/bin
 # machines; elsewhere set TORCH_SPEC to the build you want, or to nothing to skip those tests.
 TORCH_SPEC ?= torch==2.13.0
 comma := ,
-TEST_INSTALL := $(if $(TORCH_SPEC),'$(TORCH_SPEC)' -e '.[test$(comma)hf]',-e '.[test]')
+# The Ray executor's tests need the ray extra; `make run` and `pip install -e .` do not.
+TEST_INSTALL := $(if $(TORCH_SPEC),'$(TORCH_SPEC)' -e '.[test$(comma)hf$(comma)ray]',-e '.[test$(comma)ray]')
 
 .PHONY: run test docker browser bench clean
 

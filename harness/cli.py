@@ -16,7 +16,9 @@ from .models import ModelError, make_adapter
 from .registry import all_tasks, get_task
 from .metrics import paired_comparison
 from .report import as_json, as_table, per_sample_scores, summarize
+from .distributed.settings import ExecutorError
 from .runner import RunConfig, RunConflict, Runner
+from .selection import window_options
 from .store import Store, StoreError
 from .task import LoadOptions, TaskError, load_template
 from .types import GenParams
@@ -133,31 +135,46 @@ def execute_run(store: Store, task_ref: str, model: str, params: GenParams, opti
                 fresh: bool = False, base_url: str | None = None, concurrency: int | None = None,
                 grade_workers: int = 2, progress: bool = True, task_args: dict[str, str] | None = None,
                 judge_model: str | None = None, judge_params: GenParams | None = None,
-                judge_base_url: str | None = None) -> tuple[Runner, object]:
+                judge_base_url: str | None = None, executor: str = "local", address: str | None = None,
+                executor_args: dict[str, str] | None = None) -> tuple[Runner, object]:
+    ray = _ray_executor(executor, address, executor_args)
     task = get_task(task_ref)
     task.split_or_default(options.split)
     options.args = task.parse_args(task_args or {})
     if options.subset and options.subset not in task.subsets:
         have = ", ".join(f"{k} ({v} samples)" for k, v in task.subsets.items()) or "none"
         raise TaskError(f"task {task.name!r} has no subset {options.subset!r}; its subsets: {have}")
-    why = task.unavailable()
+    why = task.unavailable() if ray is None else None  # on a cluster each sandbox node checks for itself
     if why:
         raise TaskError(f"task {task.name!r} cannot run here: {why}")
     if judge_model and not task.uses_judge:
         raise TaskError(f"task {task.name!r} does not grade with a judge model; drop --judge-model")
     template_path = prompt_template or task.template_path()
     template, template_sha = load_template(template_path)
-    adapter = make_adapter(model, params, task, base_url=base_url, concurrency=concurrency)
+    if ray is not None and model.partition(":")[0] in ("hf", "vllm"):  # a local model: in a generation actor
+        adapter = ray.generation_adapter(model, params)
+    else:
+        adapter = make_adapter(model, params, task, base_url=base_url, concurrency=concurrency)
     judge_params = judge_params or GenParams()
     judge = make_adapter(judge_model, judge_params, task, base_url=judge_base_url) if judge_model else None
     cfg = RunConfig(task=task, adapter=adapter, params=params, options=options, template=template,
                     template_sha256=template_sha, template_path=str(template_path), samples_per_problem=samples,
                     run_name=run_name, fresh=fresh, grade_workers=grade_workers, progress=progress, judge=judge,
-                    judge_params=judge_params)
+                    judge_params=judge_params, executor=ray)
     runner = Runner(cfg, store)
     ref = task_ref if not Path(task_ref).is_dir() else str(Path(task_ref).resolve())
     runner.record["task_ref"] = ref
     return runner, runner.run()
+
+def _ray_executor(executor: str, address: str | None, pairs: dict[str, str] | None):
+    """The Ray executor for `--executor ray` (None for local); --address and --executor-arg need it."""
+    if executor != "ray":
+        if address or pairs:
+            raise TaskError("--address and --executor-arg are settings of --executor ray")
+        return None
+    from .distributed import make_executor
+
+    return make_executor(address, pairs, log=lambda msg: click.echo(msg, err=True))
 
 @main.command()
 @opt("--task", "-t", "task_ref", env="HARNESS_TASK", required=True,
@@ -188,6 +205,13 @@ def execute_run(store: Store, task_ref: str, model: str, params: GenParams, opti
      help="Most model requests in flight (API backends adapt below it on rate limits).")
 @opt("--grade-workers", env="HARNESS_GRADE_WORKERS", type=click.IntRange(min=1), default=2,
      help="Samples graded in parallel (and the size of each sandbox pool).")
+@opt("--executor", env="HARNESS_EXECUTOR", type=click.Choice(["local", "ray"]), default="local",
+     help="Where samples are graded: in this process, or on a Ray cluster's sandbox nodes (pip install "
+     "'harness[ray]'; the store stays here).")
+@opt("--address", env="HARNESS_RAY_ADDRESS", help="The Ray cluster (HEAD:6379, or ray://HEAD:10001 from outside it); "
+     "default RAY_ADDRESS, else a one-node Ray on this machine.")
+@opt("--executor-arg", env="HARNESS_EXECUTOR_ARG", multiple=True, help="Ray executor KEY=VALUE (repeatable): "
+     "slots, in_flight (per node), gpus (local models' actor; 0: CPU), namespace, resource, start_timeout.")
 @opt("--task-arg", "-T", env="HARNESS_TASK_ARG", multiple=True,
      help="Task option KEY=VALUE (repeatable); `harness describe TASK` lists a task's options.")
 @opt("--judge-model", env="HARNESS_JUDGE_MODEL",
@@ -195,10 +219,11 @@ def execute_run(store: Store, task_ref: str, model: str, params: GenParams, opti
 @opt("--judge-base-url", env="HARNESS_JUDGE_BASE_URL", help="OpenAI-compatible endpoint of the judge model.")
 @opt("--judge-model-arg", env="HARNESS_JUDGE_MODEL_ARG", multiple=True,
      help="Backend-specific KEY=VALUE for the judge (repeatable), e.g. timeout=300.")
+@window_options
 @click.pass_context
 def run(ctx, task_ref, model, limit, samples, split, subset, data, prompt_template, run_name, fresh, base_url,
         temperature, top_p, max_tokens, stop, seed, model_arg, concurrency, grade_workers, task_arg,
-        judge_model, judge_base_url, judge_model_arg) -> None:
+        judge_model, judge_base_url, judge_model_arg, since, until, executor, address, executor_arg) -> None:
     """Evaluate MODEL on TASK and store every response and verdict as it is produced.
 
     Run the same command again to resume: finished samples are skipped, responses already
@@ -206,17 +231,19 @@ def run(ctx, task_ref, model, limit, samples, split, subset, data, prompt_templa
     """
     store = _store(ctx)
     params = _gen_params(temperature, top_p, max_tokens, stop, seed, model_arg)
-    options = LoadOptions(split=split, data=data, limit=limit, subset=subset)
+    options = LoadOptions(split=split, data=data, limit=limit, subset=subset, since=since, until=until)
     try:
         runner, summary = execute_run(store, task_ref, model, params, options, samples, prompt_template, run_name,
                                       fresh, base_url, concurrency, grade_workers,
                                       task_args=_pairs(task_arg, "--task-arg"), judge_model=judge_model,
                                       judge_base_url=judge_base_url,
                                       judge_params=GenParams(extra=tuple(sorted(_pairs(judge_model_arg,
-                                                                                       "--judge-model-arg").items()))))
+                                                                                       "--judge-model-arg").items()))),
+                                      executor=executor, address=address,
+                                      executor_args=_pairs(executor_arg, "--executor-arg"))
     except RunConflict as exc:
         raise HarnessError(str(exc)) from exc
-    except (TaskError, ModelError) as exc:
+    except (TaskError, ModelError, ExecutorError) as exc:
         raise HarnessError(str(exc)) from exc
     except KeyboardInterrupt:  # before the run started (loading a model, waiting for another process)
         click.echo("\nInterrupted before any sample ran; nothing was lost.", err=True)
@@ -242,12 +269,20 @@ def _coverage_warnings(ctx: click.Context, runner: Runner, summary) -> None:
     if not missing:
         return
     adapter = runner.cfg.adapter
+    by_prompt = getattr(adapter, "by_prompt", False)  # a COFFE file: keyed by whole prompts, not ids
     theirs = next(iter(getattr(adapter, "predictions", {}) or {}), None)
-    example = (f" (the file has ids like {theirs!r}, the task {summary.first_sample_id!r})"
-               if theirs and summary.first_sample_id else "")
+    if theirs and by_prompt:
+        start = " ".join(theirs.split())
+        start = start if len(start) <= 60 else start[:57] + "..."
+        example = f" (its prompts begin like {start!r}; the task's first sample is {summary.first_sample_id!r})"
+    else:
+        example = (f" (the file has ids like {theirs!r}, the task {summary.first_sample_id!r})"
+                   if theirs and summary.first_sample_id else "")
     if missing == new:
+        hint = ("a COFFE file is matched by the exact prompt the model was sent: check --split, --data and "
+                "--prompt-template" if by_prompt else "check the ids, and --task/--split/--data")
         raise HarnessError(f"{adapter.spec}: none of the {new} attempts has a prediction in the file{example}",
-                           "check the ids, and --task/--split/--data; the run is stored, its score is zero")
+                           f"{hint}; the run is stored, its score is zero")
     click.echo(f"warning: {missing} of {new} attempts had no prediction in {adapter.spec} (graded as empty "
                f"responses)", err=True)
 
@@ -310,7 +345,9 @@ def show(ctx, run_name, sample_id, fmt) -> None:
         if a["usage"].get("finish_reason"):
             facts.append(f"finish reason: {a['usage']['finish_reason']}")
         click.secho("-- response" + (f" ({', '.join(facts)})" if facts else ""), fg="cyan")
-        if "none" in facts:
+        if a["details"].get("withdrawn"):
+            click.echo(f"(withdrawn from the metrics by the model adapter: {a['details']['withdrawn']})")
+        elif "none" in facts:
             click.echo("(no response was stored: the model gave none; see the verdict's reason)")
         elif "missing" in facts:
             click.echo("(no prediction for this sample in the replay file)")
@@ -516,7 +553,8 @@ def images_list() -> None:
 @images.command("prune")
 @click.option("--all", "all_images", is_flag=True, help="Remove every harness image, current ones too.")
 def images_prune(all_images) -> None:
-    """Remove images of outdated recipes."""
+    """Remove images of outdated recipes. SWE-bench-Live instance images stay (the task's disk budget,
+    `-T disk_budget_gb`, removes the least recently used); --all removes them too."""
     from .sandbox.cli_support import prune
 
     removed = _sandbox_call(prune, all_images)
@@ -597,6 +635,10 @@ def gate_demo(store: Store) -> str:
 from .site.command import site  # noqa: E402  (the site builder's command: harness site --out DIR)
 
 main.add_command(site)
+from .validate import validate  # noqa: E402  (harness validate: check a task's references)
+main.add_command(validate)
+from .plan import plan  # noqa: E402  (harness plan: what a run will pull or build, and its disk)
+main.add_command(plan)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

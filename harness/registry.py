@@ -76,6 +76,8 @@ def plugin_names() -> list[str]:
 
 def get_task(ref: str) -> Task:
     """A task by built-in name, by plug-in name, or by folder path (anything containing a slash or a dot)."""
+    if ref not in builtin_names() and ref.replace("-", "_") in builtin_names():
+        ref = ref.replace("-", "_")  # a built-in task named with dashes (swebench-live) lives in a folder with _
     if ref in builtin_names():
         if ref in plugin_names():
             raise TaskError(f"an installed plug-in is named {ref!r} like a built-in task; rename the plug-in's "

@@ -84,6 +84,7 @@ def summarize(store: Store, run: RunRow, task: Task | None = None, recompute: bo
         "counts": counts,
         "metric_counts": stored.counts,
         "responses": store.response_fact_counts(run.name),
+        "withdrawn": store.withdrawn_counts(run.name),
         "metrics_source": {"how": source, "aggregate_sha256": stored.aggregate_sha256},
         "record": run.record,
     }
@@ -157,11 +158,22 @@ def as_table(summaries: list[dict[str, Any]], markdown: bool = False) -> str:
 
 def _notes(summaries: list[dict[str, Any]]) -> list[str]:
     notes = [n for n in map(coverage_note, summaries) if n]
-    return notes + [n for n in map(response_note, summaries) if n]
+    return notes + [n for s in summaries for n in (response_note(s), withdrawn_note(s)) if n]
 
 
 FACT_WORDS = {"missing": "had no prediction in the replay file", "empty": "were empty",
               "truncated": "were cut off at the token limit"}
+
+
+def withdrawn_note(summary: dict[str, Any]) -> str | None:
+    """A line for a run whose model adapter withdrew attempts from the metrics (counted as ungradable), and why."""
+    why = summary.get("withdrawn") or {}
+    if not why:
+        return None
+    n = sum(why.values())
+    reasons = "; ".join(f"{k}: {reason}" if len(why) > 1 else reason for reason, k in sorted(why.items()))
+    return (f"note: run {summary['run']}: {n} attempt{'s were' if n != 1 else ' was'} withdrawn by the model "
+            f"adapter, left out of the metrics (ungradable): {reasons}")
 
 
 def response_note(summary: dict[str, Any]) -> str | None:

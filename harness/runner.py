@@ -5,7 +5,8 @@ Threads joined by bounded queues, so memory stays flat in the number of samples:
     producer (load, skip done work, render, look up cached responses: one query per chunk)
       -> generation workers (adapter.concurrency of them, adapter.batch_size requests per call)
       -> verdict lookup (extract each answer, look up cached verdicts: one query per list)
-      -> grading workers (--grade-workers; one sample each at a time)
+      -> grading workers (--grade-workers; one sample each at a time; under --executor ray one thread that
+         feeds the cluster's sandbox nodes, harness.distributed)
       -> one writer (group-commits whatever is waiting, updates the progress bar)
 
 The task's resources are opened before the first sample (`Task.open` with a `TaskContext`) and closed after
@@ -26,7 +27,6 @@ import time
 import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from itertools import islice
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -41,7 +41,7 @@ from .provenance import git_revision
 from .store import ResultWrite, RunRow, Store
 from .registry import check_task_name
 from .runlock import RunLock
-from .subsets import choose
+from .selection import check_window, describe_window, select_samples
 from .task import LoadOptions, Task, TaskError
 from .types import Answer, GenParams, Prompt, Request, Response, Sample, Status, Verdict, stable_hash
 
@@ -68,6 +68,9 @@ class RunConfig:
     progress: bool = True
     judge: ModelAdapter | None = None  # --judge-model, for tasks that grade with one
     judge_params: GenParams = field(default_factory=GenParams)
+    # where samples are graded: None, in this process (--grade-workers threads); a harness.distributed executor,
+    # on a Ray cluster's sandbox nodes (it opens the driver's context, runs the grading stage and closes)
+    executor: Any = None
 
 
 @dataclass
@@ -137,7 +140,8 @@ def run_identity(cfg: RunConfig) -> tuple[str, str, str, dict[str, Any]]:
                  "data": source.description, "data_sha256": source.sha256, "args": dict(cfg.options.args),
                  "identity_args": args, "metadata_keys": list(task.metadata_keys), "cluster_key": task.cluster_key,
                  "subset": cfg.options.subset and {"name": cfg.options.subset,
-                                                   "size": task.subsets[cfg.options.subset]}},
+                                                   "size": task.subsets[cfg.options.subset]},
+                 "window": _window(cfg.options)},
         "prompt_template": {"path": cfg.template_path, "sha256": cfg.template_sha256},
         "model": {"spec": cfg.adapter.spec, "fingerprint": fingerprint, "params": cfg.params.as_dict()},
         "judge": judge,
@@ -158,12 +162,25 @@ def run_identity(cfg: RunConfig) -> tuple[str, str, str, dict[str, Any]]:
         "samples_per_problem": cfg.samples_per_problem,
         "grader_image": task.grader_image,
     }
+    if _window(cfg.options):  # only when set: runs without a window keep the identity they always had
+        identity["window"] = _window(cfg.options)
     config_key = stable_hash(identity)
     backend, _, model_name = cfg.adapter.spec.partition(":")
     slug = "-".join(filter(None, [backend, Path(model_name).name.removesuffix(".jsonl")]))[:40]
     split_part = f"{split}+{cfg.options.subset}" if cfg.options.subset else split
     name = cfg.run_name or f"{task.name}-{split_part}-{slug}-{config_key[:8]}"
     return name, config_key, mkey, record
+
+
+def _window(options: LoadOptions) -> dict[str, str | None] | None:
+    """The created-at window of --since/--until (canonical bounds), or None."""
+    if options.since is None and options.until is None:
+        return None
+    try:
+        since, until = check_window(options.since, options.until)
+    except ValueError as exc:
+        raise TaskError(str(exc)) from None
+    return {"since": since, "until": until}
 
 
 def _one_line(exc: BaseException) -> str:
@@ -221,8 +238,11 @@ class Runner:
         judge = None
         if cfg.judge is not None:
             judge = Judge(cfg.judge, cfg.judge_params, self.store, in_flight=self.in_flight, fresh=cfg.fresh)
-        self.ctx = TaskContext(cfg.task, grade_workers=cfg.grade_workers, args=cfg.options.args, judge=judge,
-                               log=self._log)
+        if cfg.executor is not None:  # the driver's context: digests for verdict keys, no containers here
+            self.ctx = cfg.executor.open(self, judge)
+        else:
+            self.ctx = TaskContext(cfg.task, grade_workers=cfg.grade_workers, args=cfg.options.args, judge=judge,
+                                   log=self._log)
         try:
             cfg.task.open(self.ctx)
         except TaskError:
@@ -234,10 +254,14 @@ class Runner:
         try:
             self.cfg.task.close()
         finally:
-            if self.ctx is not None:
-                self.ctx.close()
-                if self.ctx.judge is not None:
-                    self.ctx.judge.close()
+            try:
+                if self.ctx is not None:
+                    self.ctx.close()
+                    if self.ctx.judge is not None:
+                        self.ctx.judge.close()
+            finally:
+                if self.cfg.executor is not None:
+                    self.cfg.executor.close()  # the task closed on every node, their containers removed
 
     def run(self) -> RunSummary:
         lock = RunLock(self.store.path, self.name)
@@ -259,7 +283,8 @@ class Runner:
             producer = [self._thread(self._produce, "producer")]
             gens = [self._thread(self._generate, f"gen-{i}") for i in range(self.cfg.adapter.concurrency)]
             lookup = [self._thread(self._lookup, "verdict-lookup")]
-            graders = [self._thread(self._grade, f"grade-{i}") for i in range(self.cfg.grade_workers)]
+            n_graders = 1 if self.cfg.executor is not None else self.cfg.grade_workers
+            graders = [self._thread(self._grade, f"grade-{i}") for i in range(n_graders)]
             writer = [self._thread(self._write, "writer")]
             # in pipeline order: each stage gets its end markers once the stage feeding it has finished
             stages = [(gens, self.gen_q), (lookup, self.grade_q), (graders, self.item_q), (writer, self.write_q)]
@@ -419,12 +444,7 @@ class Runner:
         opts, task = self.cfg.options, self.cfg.task
         chunk: list[tuple[int, Sample]] = []
         count = 0
-        samples = task.samples(opts)
-        if opts.subset:
-            stratum = task.metadata_keys[0] if task.metadata_keys else None
-            chosen = choose(task.samples(opts), task.subsets[opts.subset], stratum)
-            samples = (s for s in samples if s.id in chosen)
-        for ordinal, sample in enumerate(islice(samples, opts.limit)):
+        for ordinal, sample in enumerate(select_samples(task, opts)):
             if self.stop.is_set():
                 return
             count += 1
@@ -436,7 +456,9 @@ class Runner:
                     return
                 chunk = []
         if count == 0:
-            raise TaskError(f"task {self.cfg.task.name!r}: the data ({self.record['task']['data']}) has no samples")
+            window = describe_window(opts)
+            raise TaskError(f"task {self.cfg.task.name!r}: the data ({self.record['task']['data']}) has no samples"
+                            + (f" {window}" if window else ""))
         self.summary.samples_total = count
         if chunk and not self._dispatch(chunk):
             return
@@ -557,7 +579,9 @@ class Runner:
                 self._put(self.item_q, (group, answer, vkey), force=True)
 
     def _grade(self) -> None:
-        """Grade one answer at a time: --grade-workers of these run at once."""
+        """Grade one answer at a time: --grade-workers of these run at once (or one that feeds the executor)."""
+        if self.cfg.executor is not None:
+            return self.cfg.executor.grade(self)  # harness.distributed: to the sandbox nodes, in completion order
         while True:
             work = self.item_q.get()
             if work is _END:
@@ -590,10 +614,20 @@ class Runner:
                            verdict_cached=False)
 
     def _extract(self, item: _Item) -> tuple[Answer, str] | ResultWrite:
-        """The answer and its verdict key, or at once a result: infra when there is no response; when the
-        extractor raises on the response, that response's own `error` verdict (the model's, cached like any)."""
+        """The answer and its verdict key, or at once a result: infra when there is no response; ungradable,
+        with the adapter's reason, when the adapter withdrew the attempt (`usage["withdrawn"]`: not graded, and
+        the response is not stored, so no later run finds it cached as an empty answer); when the extractor
+        raises on the response, that response's own `error` verdict (the model's, cached like any)."""
         if item.response.error is not None:
             return self._infra(item, item.response.error, None)
+        withdrawn = item.response.usage.get("withdrawn")
+        if withdrawn:
+            reason = str(withdrawn)
+            verdict = Verdict(Status.UNGRADABLE, 0.0, {"reason": f"withdrawn by the model adapter: {reason}",
+                                                       "withdrawn": reason})
+            vkey = verdict_key(self.task_key, item.sample_hash, "\x00withdrawn\x00" + stable_hash(reason), "")
+            return ResultWrite(**{**self._common(item), "facts": ("withdrawn",)}, response_key=None, response=None,
+                               verdict_key=vkey, verdict=verdict, answer="", verdict_cached=False)
         task, text = self.cfg.task, item.response.text or ""
         try:
             grader = task.grader_fingerprint(item.sample)
@@ -671,7 +705,8 @@ class Runner:
         from tqdm import tqdm
 
         opts = self.cfg.options
-        builtin_size = self.cfg.task.size(opts.split) if opts.data is None else None  # --data: unknown
+        windowed = opts.since is not None or opts.until is not None
+        builtin_size = self.cfg.task.size(opts.split) if opts.data is None and not windowed else None  # unknown
         subset_size = self.cfg.task.subsets.get(opts.subset) if opts.subset else None
         size = min(filter(None, (opts.limit, builtin_size, subset_size)), default=None)
         total = size * self.cfg.samples_per_problem if size else None

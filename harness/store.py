@@ -341,6 +341,14 @@ class Store:
                 out[fact] = out.get(fact, 0) + 1
         return out
 
+    def withdrawn_counts(self, run: str) -> dict[str, int]:
+        """How many of a run's attempts the model adapter withdrew from the metrics, by the reason it gave."""
+        rows = self.connect().execute(
+            "SELECT json_extract(v.details, '$.withdrawn') AS why, COUNT(*) FROM results r "
+            "JOIN verdicts v ON v.key = r.verdict_key WHERE r.run = ? AND r.status = 'ungradable' "
+            "GROUP BY why HAVING why IS NOT NULL", (run,))
+        return {str(why): n for why, n in rows}
+
     def status_counts(self, run: str) -> dict[str, int]:
         rows = self.connect().execute("SELECT status, COUNT(*) FROM results WHERE run = ? GROUP BY status", (run,))
         return {status: n for status, n in rows}

@@ -80,6 +80,8 @@ class LoadOptions:
     data: str | None = None  # a local file/folder, or `hf:<repo id>` for the Hugging Face hub
     limit: int | None = None  # applied by the engine; a task may use it to read less
     subset: str | None = None  # a name of the task's `subsets`, applied by the engine
+    since: str | None = None  # --since/--until: ISO 8601 dates or datetimes, inclusive; the engine keeps the
+    until: str | None = None  # samples whose metadata created_at is in the window (harness/selection.py)
     args: dict[str, Any] = field(default_factory=dict)  # the task's options, typed, defaults filled in
 
 

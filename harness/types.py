@@ -111,7 +111,9 @@ class Request:
 @dataclass(frozen=True)
 class Response:
     """One completion. `error` set means no usable text came back for reasons that are ours or the
-    provider's (an infra failure), never the model's: such a response is not cached and is retried on resume."""
+    provider's (an infra failure), never the model's: such a response is not cached and is retried on resume.
+    `usage["withdrawn"]` (a reason) means the adapter withdraws the attempt from the metrics (a replayed file
+    that marks its prompt invalid): it is recorded as ungradable with that reason, neither graded nor cached."""
 
     text: str | None
     error: str | None = None

@@ -1,8 +1,10 @@
-"""Shared fixtures. Tests that read ../shared/data say so when it is absent (a fresh clone has no copy)."""
+"""Shared fixtures. Tests that read ../shared/data say so when it is absent (a fresh clone has no copy); tests that
+need a Docker engine take `docker_client`, which skips them with the reason where none answers."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,22 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real benchmark data not found at {SHARED_DATA} (only CI and developers have ../shared)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    """A client of a Docker engine that answers.  Where none does, every test that needs one is skipped with the
+    reason and what to do; under CI (HARNESS_REQUIRE_DOCKER=1) it fails instead: CI must run the container tests.
+    Tests that only need an engine to be there take it with `pytest.mark.usefixtures("docker_client")`."""
+    from harness.sandbox import engine_available
+    from harness.sandbox.engine import docker_client as client
+
+    ok, why = engine_available()
+    if not ok:
+        if os.environ.get("HARNESS_REQUIRE_DOCKER") == "1":
+            pytest.fail(f"HARNESS_REQUIRE_DOCKER=1 (CI) needs a Docker engine: {why}", pytrace=False)
+        pytest.skip(f"needs a Docker engine: {why}")
+    return client()
 
 
 @pytest.fixture(autouse=True)

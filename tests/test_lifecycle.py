@@ -13,23 +13,12 @@ import time
 
 import pytest
 
-from harness.sandbox import engine_available
-from harness.sandbox.engine import LABEL, LABEL_OWNER_PID, docker_client
+from harness.sandbox.engine import LABEL, LABEL_OWNER_PID
 
 from .conftest import REPO, write_jsonl
 
 TASK_DIR = str(REPO / "tests" / "fixtures" / "sandbox_task")
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture(scope="module")
-def engine():
-    ok, why = engine_available()
-    if not ok:
-        if os.environ.get("HARNESS_REQUIRE_DOCKER") == "1":
-            pytest.fail(f"HARNESS_REQUIRE_DOCKER=1 but no Docker engine answers: {why}", pytrace=False)
-        pytest.skip(f"no Docker engine: {why}")
-    return docker_client()
 
 
 def containers_of(client, pid: int) -> list:
@@ -50,14 +39,14 @@ def results(store) -> int:
         return 0
 
 
-def test_a_normal_end_grades_in_the_sandbox_and_leaves_no_container(engine, tmp_path):
+def test_a_normal_end_grades_in_the_sandbox_and_leaves_no_container(docker_client, tmp_path):
     store = tmp_path / "s.sqlite"
     wrong = write_jsonl(tmp_path / "p.jsonl", [{"id": "add1", "response": "```python\ndef f(x):\n    return x\n```"},
                                                {"id": "add2", "response": "```python\nimport os\nos._exit(0)\n```"}])
     proc = start(store, "--model", f"replay:{wrong}", "--limit", "4", "--grade-workers", "3")
     out, err = proc.communicate(timeout=240)
     assert proc.returncode == 0, err
-    assert containers_of(engine, proc.pid) == []
+    assert containers_of(docker_client, proc.pid) == []
     statuses = dict(sqlite3.connect(store).execute("SELECT sample_id, status FROM results"))
     # add1 is wrong; add2 exits 0 before any check ran (no completion line): both fail; add0, add3 are empty
     assert statuses["add1"] == "fail" and statuses["add2"] == "fail"
@@ -65,10 +54,10 @@ def test_a_normal_end_grades_in_the_sandbox_and_leaves_no_container(engine, tmp_
     out, err = oracle.communicate(timeout=240)
     assert oracle.returncode == 0, err
     assert "pass@1" in out and " 1 [" in out
-    assert containers_of(engine, oracle.pid) == []
+    assert containers_of(docker_client, oracle.pid) == []
 
 
-def test_ctrl_c_leaves_no_container(engine, tmp_path):
+def test_ctrl_c_leaves_no_container(docker_client, tmp_path):
     store = tmp_path / "s.sqlite"
     slow = write_jsonl(tmp_path / "slow.jsonl", [
         {"id": f"add{i}", "response": f"```python\nimport time\ntime.sleep(0.5)\ndef f(x):\n    return x + {i}\n```"}
@@ -78,26 +67,26 @@ def test_ctrl_c_leaves_no_container(engine, tmp_path):
     while results(store) < 2 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.2)
     assert proc.poll() is None, proc.communicate()[1]
-    assert containers_of(engine, proc.pid), "the run should have its pool's containers while it grades"
+    assert containers_of(docker_client, proc.pid), "the run should have its pool's containers while it grades"
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=90)
     assert proc.returncode == 130, err
     assert "Resume with the same command" in err
-    assert containers_of(engine, proc.pid) == []
+    assert containers_of(docker_client, proc.pid) == []
 
 
-def test_an_exception_mid_run_leaves_no_container(engine, tmp_path):
+def test_an_exception_mid_run_leaves_no_container(docker_client, tmp_path):
     store = tmp_path / "s.sqlite"
     proc = start(store, "--model", "oracle", env={"SANDBOX_TASK_SIZE": "80", "SANDBOX_TASK_FAIL_AT": "70"})
     out, err = proc.communicate(timeout=240)
     assert proc.returncode == 1 and "broken (on purpose)" in err and "Traceback" not in err
     # the task opened its pool before the first sample (its containers were starting when loading failed)
-    assert containers_of(engine, proc.pid) == []
+    assert containers_of(docker_client, proc.pid) == []
     status = sqlite3.connect(store).execute("SELECT status FROM runs").fetchone()[0]
     assert status == "failed"
 
 
-def test_ctrl_c_while_samples_run_in_the_sandbox_removes_their_containers(engine, tmp_path):
+def test_ctrl_c_while_samples_run_in_the_sandbox_removes_their_containers(docker_client, tmp_path):
     """Samples that take 60 s: at Ctrl-C they are still running; the run stops within seconds anyway and
     removes the containers they were running in."""
     store = tmp_path / "s.sqlite"
@@ -106,13 +95,13 @@ def test_ctrl_c_while_samples_run_in_the_sandbox_removes_their_containers(engine
         for i in range(6)])
     proc = start(store, "--model", f"replay:{slow}", "--grade-workers", "3", env={"SANDBOX_TASK_SIZE": "6"})
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(containers_of(engine, proc.pid)) < 3 and proc.poll() is None:
+    while time.monotonic() < deadline and len(containers_of(docker_client, proc.pid)) < 3 and proc.poll() is None:
         time.sleep(0.2)
-    assert len(containers_of(engine, proc.pid)) >= 3  # the pool follows --grade-workers
+    assert len(containers_of(docker_client, proc.pid)) >= 3  # the pool follows --grade-workers
     time.sleep(3)  # the samples are now inside their 60 s sleep
     sent = time.monotonic()
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=90)
     assert time.monotonic() - sent < 20
     assert proc.returncode == 130, err
-    assert containers_of(engine, proc.pid) == []
+    assert containers_of(docker_client, proc.pid) == []

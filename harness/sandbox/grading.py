@@ -53,7 +53,7 @@ def run_details(result: RunResult) -> dict[str, Any]:
         d["output_truncated"] = True
     if result.instructions is not None:
         ic = result.instructions
-        d["instructions"] = {"method": ic.method, "total": ic.total, "per_call": ic.per_call,
+        d["instructions"] = {"method": ic.method, "total": ic.total,
                              "image_id": ic.image_id, "error": ic.error}
     if result.leftovers:
         d["leftovers"] = list(result.leftovers)

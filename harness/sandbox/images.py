@@ -1,12 +1,14 @@
 """Sandbox images: built from the recipes in sandboxes/<name>/, tagged by a hash of the recipe.
 
 A recipe folder holds `packages.txt` (Debian bookworm packages of the base), a `Dockerfile` that starts
-`ARG BASE` / `FROM ${BASE}` and adds our files, and those files.  Two images come out of it:
+`ARG BASE` / `FROM ${BASE}` and adds our files, and those files.  Files that several recipes use (the runner)
+live once in sandboxes/common/; a recipe names the ones it wants in `common.txt`, and its build context is its
+own folder plus those.  Two images come out of it:
 
   harness-base-<name>:<hash of packages.txt>   Debian + the packages.  Pulled from a registry
                                                (debian:bookworm-slim + apt-get) where one answers, else
                                                bootstrapped offline-from-a-mirror: mmdebstrap | docker import.
-  harness-<name>:<hash of the whole recipe>    the Dockerfile on top of the base (no network needed).
+  harness-<name>:<hash of the build context>  the Dockerfile on top of the base (no network needed).
 
 An image is rebuilt only when its recipe changes (a new hash, so a new tag); the image id is what a run
 records for reproducibility.
@@ -33,6 +35,7 @@ SUITE = "bookworm"
 PULL_BASE = "debian:bookworm-slim"
 LABEL_RECIPE = "harness.recipe"
 LABEL_RECIPE_HASH = "harness.recipe.hash"
+INSTANCE_RECIPE = "swe-instance"  # the recipe label of per-instance images, which `prune --all` alone removes
 BUILDER_VERSION = "1"  # bump to force a rebuild of every image when the build procedure changes
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
@@ -89,9 +92,40 @@ def recipe_names() -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / "Dockerfile").is_file() and (p / "packages.txt").is_file())
 
 
-def packages(name: str) -> list[str]:
-    lines = (recipe_dir(name) / "packages.txt").read_text().splitlines()
+def _listed(path: Path) -> list[str]:
+    """The entries of a list file: one a line, `#` comments and blank lines ignored."""
+    lines = path.read_text().splitlines()
     return [ln.split("#", 1)[0].strip() for ln in lines if ln.split("#", 1)[0].strip()]
+
+
+def packages(name: str) -> list[str]:
+    return _listed(recipe_dir(name) / "packages.txt")
+
+
+def context_files(name: str) -> dict[str, Path]:
+    """The files of recipe `name`'s build context, by their path in it: the recipe folder's own, and the files
+    of sandboxes/common/ that its `common.txt` names (at the top of the context, under their own names)."""
+    d = recipe_dir(name)
+    files = {str(f.relative_to(d)): f for f in d.rglob("*") if f.is_file() and "__pycache__" not in f.parts}
+    listed = d / "common.txt"
+    for entry in _listed(listed) if listed.is_file() else []:
+        where = f"{listed}: {entry!r}"
+        if entry.startswith("/") or ".." in entry.split("/"):
+            raise ImageBuildError(f"{where}: name a file of {common_dir()} by its path inside it")
+        shared = common_dir() / entry
+        if not shared.is_file():
+            have = sorted(str(p.relative_to(common_dir())) for p in common_dir().rglob("*") if p.is_file()) \
+                if common_dir().is_dir() else []
+            raise ImageBuildError(f"{where}: no such shared file {shared}; shared files: {have}")
+        if entry in files:
+            raise ImageBuildError(f"{where}: the recipe has a file {d / entry} of its own; remove one of the two")
+        files[entry] = shared
+    return files
+
+
+def common_dir() -> Path:
+    """sandboxes/common/: files that several recipes copy into their images (see `context_files`)."""
+    return recipes_root() / "common"
 
 
 def _hash(*parts: bytes) -> str:
@@ -107,10 +141,11 @@ def base_hash(name: str) -> str:
 
 
 def recipe_hash(name: str) -> str:
-    d = recipe_dir(name)
+    """A hash of everything the image is built from: the base's packages and every file of the build context,
+    the shared ones included (an edit to sandboxes/common/runner.py rebuilds every image that copies it)."""
     parts = [BUILDER_VERSION.encode(), base_hash(name).encode()]
-    for f in sorted(p for p in d.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        parts += [str(f.relative_to(d)).encode(), f.read_bytes()]
+    for rel, f in sorted(context_files(name).items()):
+        parts += [rel.encode(), f.read_bytes()]
     return _hash(*parts)
 
 
@@ -173,24 +208,31 @@ def ensure_image(name: str = "python", *, client: Any = None, log: Log = _stderr
         start = time.monotonic()
         base = _ensure_base(name, client, log)
         log(f"building {tag} on {base}")
-        img = _docker_build(client, recipe_dir(name), tag, buildargs={"BASE": base}, network_mode="none",
-                            labels={LABEL_RECIPE: name, LABEL_RECIPE_HASH: recipe_hash(name)})
+        with tempfile.TemporaryDirectory(prefix=f"harness-context-{name}-") as ctx:
+            for rel, f in context_files(name).items():
+                (Path(ctx) / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(f, Path(ctx) / rel)
+            img = _docker_build(client, Path(ctx), tag, buildargs={"BASE": base}, network_mode="none",
+                                labels={LABEL_RECIPE: name, LABEL_RECIPE_HASH: recipe_hash(name)},
+                                source=recipe_dir(name))
         took = time.monotonic() - start
         log(f"built {tag} ({img.id[:19]}) in {took:.0f}s")
         return ImageInfo(name, tag, img.id, recipe_hash(name), built_now=True, build_s=took)
 
 
-def _docker_build(client: Any, context: Path, tag: str, **kwargs: Any) -> Any:
+def _docker_build(client: Any, context: Path, tag: str, source: Path | None = None, **kwargs: Any) -> Any:
+    """`docker build` of the folder `context`; errors name `source`, the recipe it was made from, if given."""
     import docker.errors
 
+    where = source or context
     try:
         img, _logs = client.images.build(path=str(context), tag=tag, rm=True, forcerm=True, **kwargs)
         return img
     except docker.errors.BuildError as exc:
         tail = "".join(str(c.get("stream", c.get("error", ""))) for c in list(exc.build_log)[-15:])
-        raise ImageBuildError(f"docker build of {tag} from {context} failed: {exc}\n{tail}") from exc
+        raise ImageBuildError(f"docker build of {tag} from {where} failed: {exc}\n{tail}") from exc
     except docker.errors.APIError as exc:
-        raise ImageBuildError(f"docker build of {tag} from {context} failed: {exc}") from exc
+        raise ImageBuildError(f"docker build of {tag} from {where} failed: {exc}") from exc
 
 
 def _ensure_base(name: str, client: Any, log: Log) -> str:
@@ -308,7 +350,9 @@ def list_images(client: Any = None) -> list[ImageRow]:
             rows.append(ImageRow(tag=tag, id=img.id, recipe=labels.get(LABEL_RECIPE, "?"),
                                  recipe_hash=labels.get(LABEL_RECIPE_HASH, "?"),
                                  size_mb=round(img.attrs.get("Size", 0) / 1e6, 1),
-                                 created=img.attrs.get("Created", "")[:19], current=tag in current))
+                                 created=img.attrs.get("Created", "")[:19],
+                                 # an instance image (SWE-bench-Live) is kept under its task's disk budget
+                                 current=tag in current or labels.get(LABEL_RECIPE) == INSTANCE_RECIPE))
     return sorted(rows, key=lambda r: r.created, reverse=True)
 
 

@@ -1,6 +1,6 @@
 """A warm pool of runner containers: one image, one ContainerLimits, `size` containers, one sample at a time each.
 
-Each container runs our runner (sandboxes/python/runner.py) as its main process (PID 1, not dumpable); we
+Each container runs our runner (sandboxes/common/runner.py) as its main process (PID 1, not dumpable); we
 talk to it over the container's attached stdin/stdout, and every answer must carry the random id of its
 request.  A container is retired (removed, replaced in the background) after `recycle_after` samples, and
 at once after anything odd: a sample that timed out, hit a limit, crashed, left processes, files or System V

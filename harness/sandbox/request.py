@@ -72,7 +72,6 @@ def result_from_runner(resp: Mapping[str, Any], *, count: CountMethod | None, im
     if count is not None:
         counted = InstructionCount(method=resp.get("count_method") or count.value,
                                    total=resp.get("instructions"),
-                                   per_call=dict(resp.get("instruction_counts") or {}),
                                    image_id=image_id, error=resp.get("count_error"))
     return RunResult(
         exit_code=resp.get("exit_code"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 
@@ -21,15 +21,13 @@ class CountMethod(str, enum.Enum):
     """How instructions are counted.  Counts are comparable only with the same method on the same image."""
 
     CACHEGRIND = "cachegrind"  # valgrind --tool=cachegrind --cache-sim=no: the whole program
-    CALLGRIND = "callgrind"  # valgrind --tool=callgrind + client requests: the calls wrapped in vgcount.count_call
     PERF = "perf"  # perf_event_open hardware counter (user space), the whole program; needs a PMU
 
 
 @dataclass(frozen=True)
 class InstructionCount:
-    method: str  # e.g. "valgrind-cachegrind", "valgrind-callgrind", "perf_event_open-instructions-user"
-    total: int | None  # whole-program count (cachegrind, perf)
-    per_call: dict[str, int] = field(default_factory=dict)  # label -> count (callgrind client requests)
+    method: str  # "valgrind-cachegrind" or "perf_event_open-instructions-user"
+    total: int | None  # whole-program count
     image_id: str | None = None  # counts are only comparable on the same image
     error: str | None = None  # why no count came back, if none did
 

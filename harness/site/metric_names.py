@@ -14,7 +14,7 @@ import re
 
 _GROUP = re.compile(r"^(?P<base>[^\[]+)\[(?P<group>.+)\]$")
 _STEP = re.compile(r"^(?P<base>.+)_(?P<step>\d+)$")
-PASS_RATES = ("pass@1", "pass_rate")  # the share of graded attempts that passed: paired tests apply
+PASS_RATES = ("pass@1", "pass_rate", "resolved")  # the share of graded attempts that passed (SWE-bench-Live: resolved): paired tests apply
 
 
 def group_of(name: str) -> tuple[str, str] | None:

@@ -1,8 +1,8 @@
 """A verdict's details as a sample page shows them: short fields as a list, the grader's output and long or nested
 fields as blocks of text, and instruction counts, where the grader measured them, as a table.
 
-Instruction counts come in two shapes in stored verdicts: the sandbox's own (`instructions`: method, total,
-per_call) and COFFE's comparison with the reference (`efficiency`: method, reference_total, prediction_total,
+Instruction counts come in two shapes in stored verdicts: the sandbox's own (`instructions`: method, total)
+and COFFE's comparison with the reference (`efficiency`: method, reference_total, prediction_total,
 per_test {test: [reference, prediction]}).
 """
 
@@ -35,7 +35,6 @@ def instruction_tables(details: dict[str, Any]) -> list[CountTable]:
     ic = details.get("instructions")
     if isinstance(ic, dict):
         rows = [("whole run", _count(ic.get("total")))]
-        rows += [(str(k), _count(v)) for k, v in sorted((ic.get("per_call") or {}).items())]
         tables.append(CountTable("Instructions counted in the sandbox", str(ic.get("method") or "unknown"),
                                  ("measured", "instructions"), rows, ic.get("error")))
     eff = details.get("efficiency")

@@ -27,7 +27,7 @@ from typing import Iterable
 import numpy as np
 
 from harness.metrics import bootstrap_interval, mean_interval, pass_at_k, standard_ks, wilson_interval
-from harness.types import Metrics, SampleResult
+from harness.types import Metrics, SampleResult, Status
 
 SOURCES = {"HumanEval": "HumanEval", "Mbpp": "MBPP", "apps": "APPS", "code_contests": "CodeContests"}
 
@@ -66,7 +66,7 @@ def collect(results: Iterable[SampleResult]) -> tuple[list[Problem], dict[str, i
     for res in results:
         if not res.verdicts:
             continue
-        if any(v.details.get("ungradable") for v in res.verdicts):
+        if any(v.status is Status.UNGRADABLE for v in res.verdicts):  # the data's, or withdrawn by the adapter
             key = f"ungradable[{source_of(res)}]"
             ungradable["ungradable"] += 1
             ungradable[key] = ungradable.get(key, 0) + 1

@@ -3,7 +3,6 @@ whose derived-reference cache lives in this test session."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,6 @@ import pytest
 from harness.context import TaskContext
 from harness.derived import DerivedCache
 from harness.registry import get_task
-from harness.sandbox import engine_available
 
 TASK = get_task("coffe")
 FIXTURE = TASK.folder / "fixtures"
@@ -22,20 +20,10 @@ def new_task():
     return type(TASK)(TASK.folder)
 
 
-def require_engine() -> None:
-    """Skip with the reason where no engine answers; fail under CI (HARNESS_REQUIRE_DOCKER=1)."""
-    ok, why = engine_available()
-    if not ok:
-        if os.environ.get("HARNESS_REQUIRE_DOCKER") == "1":
-            pytest.fail(f"HARNESS_REQUIRE_DOCKER=1 but no Docker engine answers: {why}", pytrace=False)
-        pytest.skip(f"no Docker engine: {why}")
-
-
 @pytest.fixture(scope="session")
-def graded_task(tmp_path_factory):
+def graded_task(docker_client, tmp_path_factory):
     """The coffe task opened as the engine opens it: a TaskContext with 2 grade workers and a derived-reference
     cache in a folder of this test session; the task and the context (its pool) are closed at the end."""
-    require_engine()
     folder: Path = tmp_path_factory.mktemp("coffe-cache")
     task = new_task()
     ctx = TaskContext(task, grade_workers=2, derived=DerivedCache(folder / "derived.sqlite"))

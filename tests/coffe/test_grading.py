@@ -12,9 +12,9 @@ from harness.derived import DerivedCache
 from harness.task import LoadOptions
 from harness.types import SampleResult, Status
 
-from .conftest import FIXTURE, TASK, new_task, require_engine
+from .conftest import FIXTURE, TASK, new_task
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_client")]
 grader_mod = __import__(type(TASK).__module__ + ".grader", fromlist=["x"])
 
 FN = {s.id: s for s in TASK.samples(LoadOptions(split="function", data=str(FIXTURE)))}
@@ -121,7 +121,6 @@ def test_metrics_from_graded_verdicts(graded_task):
 
 
 def test_the_pool_follows_grade_workers_and_is_made_on_first_use(tmp_path):
-    require_engine()
     task = new_task()
     ctx = TaskContext(task, grade_workers=3, derived=DerivedCache(tmp_path / "derived.sqlite"))
     task.open(ctx)
@@ -206,7 +205,6 @@ def test_a_prediction_that_kills_the_sandbox_runner_gets_an_error_not_infra(grad
 # ------------------------------------------------------------------------------- causes 1 and 2, in the sandbox
 def opened_task(tmp_path, **raw):
     """A task opened as a run with `-T KEY=VALUE ...` opens it, with a derived cache of this test's own."""
-    require_engine()
     task = new_task()
     ctx = TaskContext(task, grade_workers=2, args=task.parse_args(raw),
                       derived=DerivedCache(tmp_path / "derived.sqlite"))
@@ -261,7 +259,6 @@ def test_correctness_only_counts_nothing_and_reports_pass_at_k_only(tmp_path):
 
 
 def test_a_coffe_prediction_file_replays_through_the_cli(cli, tmp_path, monkeypatch):
-    require_engine()
     monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
     preds = {FN["HumanEval/0"].inputs["prompt"]: [[SQUARES["fast"]], True],
              FN["HumanEval/1"].inputs["prompt"]: [["```python\ndef show_sorted(nums):\n    return 0\n```"], True],
@@ -288,9 +285,6 @@ RAW_REQUEST = (  # valgrind's client-request sequence, written into an executabl
     "    block = (ctypes.c_uint64 * 6)(code, 0, 0, 0, 0, 0)\n"
     "    return f(ctypes.addressof(block), 0)\n")
 TAMPER = {
-    "zero statistics through the image's helper": (
-        "import sys\nsys.path.insert(0, '/opt/harness')\nimport vgcount\n",
-        "    vgcount.client_request(vgcount.ZERO_STATS)\n"),
     "zero statistics with raw bytes": (RAW_REQUEST, "    _request(0x43540001)\n    _request(0x43540005)\n"),
     "writes fake counts and dump files": (
         "import os\n",

@@ -139,7 +139,7 @@ def test_comparison_follows_coffe_s_rules(got, expected, equal):
 
 # --------------------------------------------------------------------------------------------- metrics
 def passed(ref, pred, excluded=None, **extra):
-    eff = {"method": "valgrind-callgrind", "image_id": "sha256:x", "reference_total": ref,
+    eff = {"method": "valgrind-cachegrind-worker", "image_id": "sha256:x", "reference_total": ref,
            "prediction_total": pred, "excluded": excluded or {}, "tests": [0]}
     eff.update(extra)
     return Verdict(Status.PASS, 1.0, {"efficiency": eff})

@@ -3,7 +3,6 @@ a derived-reference cache of this test session)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,6 @@ import pytest
 from harness.context import TaskContext
 from harness.derived import DerivedCache
 from harness.registry import get_task
-from harness.sandbox import engine_available
 from harness.task import LoadOptions
 
 TASK = get_task("reval")
@@ -22,14 +20,6 @@ def new_task():
     return type(TASK)(TASK.folder)
 
 
-def require_engine() -> None:
-    ok, why = engine_available()
-    if not ok:
-        if os.environ.get("HARNESS_REQUIRE_DOCKER") == "1":
-            pytest.fail(f"HARNESS_REQUIRE_DOCKER=1 but no Docker engine answers: {why}", pytrace=False)
-        pytest.skip(f"no Docker engine: {why}")
-
-
 def samples(data: str | None = None, **args) -> dict:
     task = new_task()
     opts = LoadOptions(data=data, args=task.parse_args({k: str(v) for k, v in args.items()}))
@@ -37,9 +27,8 @@ def samples(data: str | None = None, **args) -> dict:
 
 
 @pytest.fixture(scope="session")
-def opened(tmp_path_factory):
+def opened(docker_client, tmp_path_factory):
     """Open tasks by parsing mode: opened("harness") -> a Reval task with a live grader (closed at the end)."""
-    require_engine()
     folder: Path = tmp_path_factory.mktemp("reval-cache")
     cache = DerivedCache(folder / "derived.sqlite")
     made = {}

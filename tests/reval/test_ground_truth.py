@@ -14,7 +14,7 @@ from harness.types import Status
 
 from .conftest import FIXTURES, module, samples
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_client")]
 values = module("values")
 SAMPLES = samples()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import struct
 import time
@@ -59,3 +60,42 @@ def test_recipe_hash_is_stable_and_tracks_the_recipe():
     assert h == images.recipe_hash("python") and len(h) == 12
     assert images.image_tag("python") == f"harness-python:{h}"
     assert images.packages("python") == ["python3", "valgrind"]
+
+
+@pytest.fixture
+def recipes(tmp_path, monkeypatch):
+    """A copy of sandboxes/ that the image functions read instead of the real one."""
+    root = tmp_path / "sandboxes"
+    shutil.copytree(images.recipes_root(), root, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(images, "recipes_root", lambda: root)
+    return root
+
+
+def test_a_shared_file_is_in_the_context_and_the_hash_of_every_recipe_that_names_it(recipes):
+    (recipes / "plain").mkdir()
+    (recipes / "plain" / "Dockerfile").write_text("ARG BASE\nFROM ${BASE}\n")
+    (recipes / "plain" / "packages.txt").write_text("python3\n")
+    for name in ("python", "reval"):
+        assert images.context_files(name)["runner.py"] == recipes / "common" / "runner.py"
+    assert set(images.context_files("plain")) == {"Dockerfile", "packages.txt"}  # names none: its own folder
+    assert "common" not in images.recipe_names()
+    before = {n: images.recipe_hash(n) for n in ("python", "reval", "plain")}
+    runner = recipes / "common" / "runner.py"
+    runner.write_text(runner.read_text() + "# edited\n")
+    after = {n: images.recipe_hash(n) for n in ("python", "reval", "plain")}
+    assert after["python"] != before["python"] and after["reval"] != before["reval"]  # both images rebuild
+    assert after["plain"] == before["plain"]
+
+
+@pytest.mark.parametrize("listed, clash, words", [
+    ("nosuch.py\n", False, ["common.txt", "'nosuch.py'", "no such shared file", "runner.py"]),
+    ("../python/Dockerfile\n", False, ["by its path inside it"]),
+    ("runner.py\n", True, ["has a file", "of its own"]),
+])
+def test_a_bad_common_list_says_what_is_wrong(recipes, listed, clash, words):
+    (recipes / "python" / "common.txt").write_text(listed)
+    if clash:
+        (recipes / "python" / "runner.py").write_text("# a copy\n")
+    with pytest.raises(images.ImageBuildError) as err:
+        images.recipe_hash("python")
+    assert all(w in str(err.value) for w in words), str(err.value)

@@ -4,12 +4,11 @@
 Protocol (stdin/stdout of this process, one JSON object per line):
   -> {"op": "run", "argv": [...], "files": {relpath: {"text": str} | {"b64": str}}, "stdin": str,
       "env": {..}, "timeout_s": float, "cpu_s": int, "fsize_bytes": int, "nofile": int,
-      "output_cap": int, "count": null | "cachegrind" | "callgrind" | "perf"}
+      "output_cap": int, "count": null | "cachegrind" | "perf"}
   <- {"ok": true, "id": the request's "id", "exit_code": int|null, "signal": int|null, "timed_out": bool,
       "oom_killed": bool, "cpu_limit_hit": bool, "stdout": str, "stderr": str, "stdout_truncated": bool,
       "stderr_truncated": bool, "wall_s": float, "peak_rss_kb": int, "instructions": int|null,
-      "instruction_counts": {name: int}, "count_method": str|null, "count_error": str|null,
-      "leftovers": [str], "runner_error": str|null}
+      "count_method": str|null, "count_error": str|null, "leftovers": [str], "runner_error": str|null}
   -> {"op": "ping"}   <- {"ok": true, "pong": true, "pid": int}
   -> {"op": "exit"}   (the runner exits)
 
@@ -60,7 +59,6 @@ SYSV_IPC = ("shm", "sem", "msg")  # /proc/sysvipc/<kind>: these live in the cont
 # mistake cannot kill the host's processes or wipe its /tmp).
 SWEEP = False
 VALGRIND = "/usr/bin/valgrind"
-VGCOUNT_DIR = os.path.dirname(os.path.abspath(__file__))  # vgcount.py lives next to this file
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
@@ -305,41 +303,17 @@ class _Capped:
         return b"".join(self.chunks).decode("utf-8", "replace")
 
 
-def _count_argv(method: str, work: str, argv: list[str]) -> list[str]:
-    if method == "cachegrind":
-        return [VALGRIND, "--tool=cachegrind", "--cache-sim=no", "--log-file=" + work + "/.vg.log",
-                "--cachegrind-out-file=" + work + "/.cg.out"] + argv
-    if method == "callgrind":
-        return [VALGRIND, "--tool=callgrind", "--instr-atstart=no", "--collect-atstart=no",
-                "--log-file=" + work + "/.vg.log", "--callgrind-out-file=" + work + "/.callgrind.out"] + argv
-    raise ValueError("unknown instruction count method %r (use cachegrind, callgrind or perf)" % method)
+def _cachegrind_argv(work: str, argv: list[str]) -> list[str]:
+    return [VALGRIND, "--tool=cachegrind", "--cache-sim=no", "--log-file=" + work + "/.vg.log",
+            "--cachegrind-out-file=" + work + "/.cg.out"] + argv
 
 
-def _read_counts(method: str, work: str) -> tuple[int | None, dict]:
-    if method == "cachegrind":
-        with open(work + "/.cg.out") as fh:
-            for line in fh:
-                if line.startswith("summary:"):
-                    return int(line.split()[1]), {}
-        raise ValueError("cachegrind wrote no summary line")
-    counts = {}
-    for name in sorted(os.listdir(work)):
-        if not name.startswith(".callgrind.out."):
-            continue
-        label, total = None, None
-        with open(os.path.join(work, name)) as fh:
-            for line in fh:
-                if line.startswith("desc: Trigger: Client Request: "):
-                    label = line.split("Client Request: ", 1)[1].strip()
-                elif line.startswith("totals:"):
-                    total = int(line.split()[1])
-        if total is not None:
-            key, n = label or name, 1
-            while key in counts:  # the same label twice: "label", "label#2", ...
-                n += 1
-                key = "%s#%d" % (label or name, n)
-            counts[key] = total
-    return None, counts
+def _read_cachegrind_total(work: str) -> int:
+    with open(work + "/.cg.out") as fh:
+        for line in fh:
+            if line.startswith("summary:"):
+                return int(line.split()[1])
+    raise ValueError("cachegrind wrote no summary line")
 
 
 def run_sample(req: dict) -> dict:
@@ -352,8 +326,7 @@ def run_sample(req: dict) -> dict:
     res = {"ok": True, "id": req.get("id"), "exit_code": None, "signal": None, "timed_out": False, "oom_killed": False,
            "cpu_limit_hit": False, "stdout": "", "stderr": "", "stdout_truncated": False,
            "stderr_truncated": False, "wall_s": 0.0, "peak_rss_kb": 0, "instructions": None,
-           "instruction_counts": {}, "count_method": None, "count_error": None, "leftovers": [],
-           "runner_error": None}
+           "count_method": None, "count_error": None, "leftovers": [], "runner_error": None}
     try:
         _write_files(work, req.get("files") or {})
         _execute(req, work, res)
@@ -374,15 +347,15 @@ def run_sample(req: dict) -> dict:
 
 def _execute(req: dict, work: str, res: dict) -> None:
     method = req.get("count")
+    if method not in (None, "cachegrind", "perf"):
+        raise ValueError("unknown instruction count method %r (use cachegrind or perf)" % method)
     argv = list(req["argv"])
     env = {"PATH": DEFAULT_PATH, "HOME": work, "LANG": "C.UTF-8", "TMPDIR": work}
-    if method in ("cachegrind", "callgrind", "perf"):
+    if method is not None:
         env["PYTHONHASHSEED"] = "0"
-    if method == "callgrind":
-        env["PYTHONPATH"] = VGCOUNT_DIR
     env.update({str(k): str(v) for k, v in (req.get("env") or {}).items()})
-    if method in ("cachegrind", "callgrind"):
-        argv = _count_argv(method, work, argv)
+    if method == "cachegrind":
+        argv = _cachegrind_argv(work, argv)
     cap = int(req.get("output_cap", 1 << 20))
     timeout_s = float(req.get("timeout_s", 10.0))
     cpu_s = int(req.get("cpu_s") or max(1, int(timeout_s) + 1))
@@ -608,11 +581,11 @@ def _supervise(res: dict, pid: int, spawned: bool, fail_msg: bytes, perf_fd, met
     res["stdout"], res["stdout_truncated"] = out.text(), out.truncated
     res["stderr"], res["stderr_truncated"] = err.text(), err.truncated
 
-    if method in ("cachegrind", "callgrind"):
-        res["count_method"] = "valgrind-" + method
+    if method == "cachegrind":
+        res["count_method"] = "valgrind-cachegrind"
         if not (res["timed_out"] or res["oom_killed"] or res["signal"]):
             try:
-                res["instructions"], res["instruction_counts"] = _read_counts(method, work)
+                res["instructions"] = _read_cachegrind_total(work)
             except (OSError, ValueError) as exc:
                 res["count_error"] = "%s: %s" % (type(exc).__name__, exc)
     elif method == "perf":
