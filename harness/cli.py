@@ -211,7 +211,8 @@ def _ray_executor(executor: str, address: str | None, pairs: dict[str, str] | No
 @opt("--address", env="HARNESS_RAY_ADDRESS", help="The Ray cluster (HEAD:6379, or ray://HEAD:10001 from outside it); "
      "default RAY_ADDRESS, else a one-node Ray on this machine.")
 @opt("--executor-arg", env="HARNESS_EXECUTOR_ARG", multiple=True, help="Ray executor KEY=VALUE (repeatable): "
-     "slots, in_flight (per node), gpus (local models' actor; 0: CPU), namespace, resource, start_timeout.")
+     "slots, in_flight (per node), gpus (local models' actor; 0: CPU), namespace, resource, connect_timeout, "
+     "start_timeout, idle_close (seconds).")
 @opt("--task-arg", "-T", env="HARNESS_TASK_ARG", multiple=True,
      help="Task option KEY=VALUE (repeatable); `harness describe TASK` lists a task's options.")
 @opt("--judge-model", env="HARNESS_JUDGE_MODEL",

@@ -72,6 +72,11 @@ class TaskContext:
                 self._pools[key] = pool
             return pool
 
+    def open_pools(self) -> list[WarmPool]:
+        """The pools opened so far and not yet closed (what a sandbox node health-checks after `Task.open`)."""
+        with self._lock:
+            return list(self._pools.values())
+
     def release_pool(self, image: str) -> None:
         """Close the pools of one image now (a per-instance image whose samples are done)."""
         with self._lock:

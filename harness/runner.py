@@ -46,6 +46,7 @@ from .task import LoadOptions, Task, TaskError
 from .types import Answer, GenParams, Prompt, Request, Response, Sample, Status, Verdict, stable_hash
 
 _END = object()
+GRADING_ENDED = _END  # Runner.next_to_grade: no more answers will come
 STOP_GRACE_S = 5.0  # after Ctrl-C: how long the samples being graded may take to finish
 HANG_WARN_S = 30.0  # a line on the display when the model has not answered for this long
 HANG_REPEAT_S = 60.0
@@ -431,6 +432,10 @@ class Runner:
                     except queue.Empty:
                         pass
 
+    def log(self, message: str) -> None:
+        """A line on standard error, above the progress bar."""
+        self._log(message)
+
     def _log(self, message: str) -> None:
         if self._bar is not None:
             self._bar.write(message, file=sys.stderr)
@@ -594,11 +599,34 @@ class Runner:
                 verdict = self.cfg.task.grade(first.sample, answer)
                 if not isinstance(verdict, Verdict):
                     raise TypeError(f"grade() returned {type(verdict).__name__}, not a Verdict")
-                results = [self._result(it, answer, vkey, verdict, cached=i > 0) for i, it in enumerate(group)]
             except Exception as exc:  # a grader bug is ours, never the model's: infra, retried on resume
-                reason = f"grader raised {_one_line(exc)} (sample {first.sample.id})"
-                results = [self._infra(it, reason, it.response_key) for it in group]
-            self._put(self.write_q, results, force=True)
+                self.not_graded(group, f"grader raised {_one_line(exc)} (sample {first.sample.id})")
+                continue
+            self.graded(group, answer, vkey, verdict)
+
+    # --- the grading stage's seam: an executor (harness.distributed) runs the stage through these ---------
+    def next_to_grade(self, timeout: float) -> tuple[list[_Item], Answer, str] | object | None:
+        """The next answer to grade: (the attempts that gave it, the answer, its verdict key); GRADING_ENDED
+        when no more will come; None when none came within `timeout` seconds."""
+        try:
+            return self.item_q.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def graded(self, group: list[_Item], answer: Answer, vkey: str, verdict: Verdict) -> None:
+        """To the writer: the verdict of one answer, for every attempt that gave it."""
+        self._put(self.write_q, [self._result(it, answer, vkey, verdict, cached=i > 0) for i, it in enumerate(group)],
+                  force=True)
+
+    def not_graded(self, group: list[_Item], reason: str) -> None:
+        """To the writer: infra verdicts (not cached, retried on resume) for every attempt of an answer that
+        could not be graded."""
+        self._put(self.write_q, [self._infra(it, reason, it.response_key) for it in group], force=True)
+
+    @property
+    def hurried(self) -> bool:
+        """A second Ctrl-C came: stop waiting for anything."""
+        return self._hurry.is_set()
 
     def _common(self, item: _Item) -> dict[str, Any]:
         meta = item.sample.metadata

@@ -17,7 +17,6 @@ input.
 from __future__ import annotations
 
 import json
-import os
 import queue
 import sys
 import threading
@@ -98,21 +97,12 @@ def validate_samples(task: Task, samples: list[Sample], *, repeats: int, fresh: 
 
 def remove_own_containers() -> int:
     """Remove the sandbox containers this process started (the samples in flight when Ctrl-C came)."""
-    from .sandbox.engine import LABEL_OWNER_PID, docker_client
+    from .sandbox.engine import owned_by, remove_containers
 
     try:
-        client = docker_client()
-        found = client.containers.list(all=True, sparse=True, filters={"label": f"{LABEL_OWNER_PID}={os.getpid()}"})
+        return remove_containers(only_stale=False, labels=owned_by())
     except Exception:  # noqa: BLE001 - no engine: nothing to remove
         return 0
-    removed = 0
-    for c in found:
-        try:
-            c.remove(force=True)
-            removed += 1
-        except Exception:  # noqa: BLE001 - already gone
-            pass
-    return removed
 
 
 # ------------------------------------------------------------------------------------------------ output

@@ -24,10 +24,14 @@ EXECUTORS = ("local", "ray")
 
 def make_executor(address: str | None, pairs: dict[str, str] | None = None,
                   log: Callable[[str], None] | None = None):
-    """A Ray executor for RunConfig.executor (it connects when the run opens)."""
+    """A Ray executor for RunConfig.executor (it connects when the run opens). Ray missing, or a bad setting, is
+    an ExecutorError now, before anything is stored."""
+    from .cluster import import_ray
     from .executor import RayExecutor
 
-    return RayExecutor(parse_settings(address, pairs or {}), log=log)
+    settings = parse_settings(address, pairs or {})
+    import_ray()
+    return RayExecutor(settings, log=log)
 
 
 __all__ = ["EXECUTORS", "NAMESPACE", "RESOURCE", "ExecutorError", "RaySettings", "make_executor", "parse_settings"]

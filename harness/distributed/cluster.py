@@ -32,8 +32,9 @@ def is_loopback(address: str | None) -> bool:
 def connect(settings: RaySettings, log) -> bool:
     """Connect this process to the cluster as its driver; True when this call did (so `disconnect` is ours).
 
-    Without an address (nor RAY_ADDRESS) a one-node Ray is started for the run on 127.0.0.1, a sandbox node
-    of its own: a way to try the executor on one machine. With a loopback address this process joins as
+    Without an address (nor RAY_ADDRESS) a one-node Ray is started for the run on this machine, a sandbox
+    node of its own, with token authentication (its ports listen on every interface): a way to try the
+    executor on one machine. With a loopback address this process joins as
     127.0.0.1. Connecting runs in a thread with a time-out: a cluster that does not answer (a wrong address,
     a host with several addresses) makes ray.init wait for ever, deaf to SIGTERM."""
     address = settings.address or os.environ.get("RAY_ADDRESS") or None
@@ -50,12 +51,13 @@ def connect(settings: RaySettings, log) -> bool:
             kwargs["_node_ip_address"] = "127.0.0.1"
     logging.getLogger("ray._private.worker").addFilter(_not_sigterm_note)
     if address is None:  # started here, in this thread: Ray's processes die with the thread that started them
+        _token_auth_for_a_new_local_ray()
         try:
             ray.init(**kwargs)
         except Exception as exc:  # noqa: BLE001 - reported with what it was
             raise ExecutorError(f"cannot start a one-node Ray here: {type(exc).__name__}: {exc}") from exc
         _errors_to_stderr(ray)
-        log("ray: no --address: started a one-node Ray on 127.0.0.1 for this run (a sandbox node of one)")
+        log("ray: no --address: started a one-node Ray on this machine for this run (a sandbox node of one)")
         return True
     failure: list[BaseException] = []
 
@@ -79,6 +81,28 @@ def connect(settings: RaySettings, log) -> bool:
                             f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}") from exc
     _errors_to_stderr(ray)
     return True
+
+
+def _token_auth_for_a_new_local_ray() -> None:
+    """A one-node Ray started here listens on every interface of this machine, whatever node address it is
+    given, so it must not be open to the network. Ray >= 2.59 turns token authentication on by itself for a
+    new local Ray (unless RAY_AUTH_MODE says otherwise, and writes the token to ~/.ray/auth_token); with an
+    older Ray, do what it would."""
+    if "RAY_AUTH_MODE" in os.environ:
+        return  # the user chose
+    try:
+        from ray._private.authentication import authentication_token_setup as setup
+    except ImportError:
+        setup = None
+    if hasattr(setup, "enable_token_auth_by_default"):
+        return  # Ray does it itself
+    os.environ["RAY_AUTH_MODE"] = "token"
+    try:
+        from ray._raylet import Config  # Ray caches its settings: read RAY_AUTH_MODE again, as Ray itself does
+
+        Config.initialize("")
+    except Exception:  # noqa: BLE001 - then ray.init reports what is wrong
+        pass
 
 
 def _errors_to_stderr(ray: Any) -> None:

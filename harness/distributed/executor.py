@@ -7,10 +7,11 @@ rendering, generation, extraction, verdict keys and cache look-ups) and after it
     open(runner)   find the sandbox nodes; get or create each node's detached actor `pool-<node id>`
                    (get_if_exists: a driver started again re-attaches to the same actors, their containers
                    warm) and ask it to open the task by the same reference and options
-    grade(runner)  the feeder: take (sample, answer) from the runner's queue, send it to the ready node with
-                   the fewest in flight, at most `in_flight` per node (backpressure: the runner's bounded
-                   queues fill and its earlier stages wait)
-    collector      a thread: results in completion order (ray.wait) to the runner's writer; faults
+    grade(runner)  the feeder: take (sample, answer) from the runner (`next_to_grade`), send it to the ready
+                   node with the fewest in flight, at most `in_flight` per node (backpressure: the runner's
+                   bounded queues fill and its earlier stages wait)
+    collector      a thread: results in completion order (ray.wait) to the runner's writer (`graded`,
+                   `not_graded`); faults
     close()        the run's task is closed on every node (their containers removed); the actors stay
 
 Faults. A node that dies (RayActorError, ActorDiedError, ActorUnavailableError) is taken out of rotation and
@@ -20,7 +21,8 @@ verdicts (retried on resume) and the run says why. A node that cannot load, open
 (no Docker engine, no image, other code) is taken out of rotation with a one-line message naming it. Actor
 calls are never retried by Ray (max_task_retries=0), and a result is written only for the call that is the
 sample's current one, so no sample is written twice; a driver killed outright loses only the samples in
-flight, and the store's resume skips the rest.
+flight, and the store's resume skips the rest. After Ctrl-C nothing more is sent, the samples in flight get
+the runner's STOP_GRACE_S to come back, and whatever comes back later is dropped (graded again on resume).
 
 Verdict keys are the driver's: the task's grader fingerprint is computed here, from this machine's image
 digests where it has them, else from a node's; a node whose digest for the same tag differs is named (a
@@ -30,7 +32,6 @@ node with another build of the image).
 from __future__ import annotations
 
 import itertools
-import queue
 import threading
 import time
 from collections import deque
@@ -38,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..context import TaskContext
+from ..runner import GRADING_ENDED, STOP_GRACE_S
 from .cluster import connect, disconnect, import_ray, sandbox_nodes
 from .pool_actor import PROTOCOL, SandboxNode
 from .settings import ExecutorError, RaySettings
@@ -45,8 +47,7 @@ from .settings import ExecutorError, RaySettings
 DISCOVER_S = 10.0  # how often the cluster is asked for sandbox nodes that joined during the run
 MAX_REQUEUES = 2  # a sample whose node was lost this many times gets an infra verdict instead
 ACTOR_THREADS = 256  # the pool actor's threads: in-flight samples of every driver, and control calls
-CLOSE_TIMEOUT_S = 60.0
-STOP_GRACE_S = 5.0  # as the runner's: after Ctrl-C, how long samples being graded may take to come back
+CLOSE_TIMEOUT_S = 60.0  # closing the run's task on the nodes (a second Ctrl-C cuts the wait short)
 POLL_S = 0.05
 
 
@@ -57,6 +58,7 @@ class _Work:
     answer: Any
     vkey: str
     requeues: int = 0
+    written: bool = False  # its result went to the writer: any other is dropped
 
 
 @dataclass
@@ -71,6 +73,7 @@ class _Node:
     pid: int | None = None  # of its pool actor, and the machine it runs on (from attach)
     host: str = ""
     why_out: str = ""
+    gone: str = ""  # its pool actor "died" (Ray says so), or was "unreachable" (it may be alive: Ray cannot tell)
 
     @property
     def name(self) -> str:
@@ -92,10 +95,10 @@ class RayExecutor:
         self._calls: dict[Any, tuple[_Work, _Node]] = {}  # grade calls in flight
         self._control: dict[Any, tuple[str, _Node]] = {}  # attach / open calls in flight
         self._requeue: deque[_Work] = deque()
-        self._finished: set[int] = set()  # re-sent samples whose result was written
         self._ids = itertools.count()
         self._requeued = 0
         self._written = 0  # answers whose results went to the writer
+        self._writing = True  # False once the feeder gave up after Ctrl-C: later results are dropped
         self._closing = threading.Event()
         self._collector: threading.Thread | None = None
         self._generators: list[Any] = []
@@ -112,7 +115,7 @@ class RayExecutor:
                                 "cached in the store, which only the driver writes): run this task with "
                                 "--executor local")
         self.runner = runner
-        self._log = runner._log
+        self._log = runner.log
         self._ensure_connected()
         self.key, self.session = runner.task_key, runner.name
         self.ref = runner.record.get("task_ref") or str(cfg.task.folder)
@@ -125,26 +128,25 @@ class RayExecutor:
                 f"the Ray cluster has no node offering the resource {self.settings.resource!r}: start sandbox "
                 f"nodes with `ray start --address HEAD:6379 --resources='{{\"{self.settings.resource}\": 1}}'`")
         self.ctx = DriverContext(cfg.task, grade_workers=cfg.grade_workers, args=cfg.options.args,
-                                 log=runner._log, resolve=self._remote_image_id)
+                                 log=runner.log, resolve=self._remote_image_id)
         for n in nodes:
             self._start_node(n["node_id"], n["ip"])
         self._discovered = time.monotonic()
         self._closing.clear()
+        self._writing = True
         self._collector = threading.Thread(target=self._collect, name="ray-collector", daemon=True)
         self._collector.start()
         return self.ctx
 
     def grade(self, runner: Any) -> None:
         """The feeder (the runner's one grading thread): until the runner's queue ends and nothing is in flight."""
-        from ..runner import _END
-
         ended = False
         while True:
             if runner.stop.is_set():
                 self._wind_down(runner)
                 return
-            work = self._next_work(runner.item_q, ended)
-            if work is _END:
+            work = self._next_work(runner, ended)
+            if work is GRADING_ENDED:
                 ended = True
                 continue
             if work is None:
@@ -165,21 +167,24 @@ class RayExecutor:
         if self.ctx is not None and self._connected:
             ray = import_ray()
             with self._cond:
-                live = [n for n in self._nodes.values() if n.state != "out"]
-            refs = []
-            for n in live:
+                # every node whose actor may hold the task open: taken out of rotation (too slow to open it,
+                # another protocol, unreachable for a while) is not dead
+                alive = [n for n in self._nodes.values() if n.gone != "died"]
+                orphans = [(n.host, n.pid, n.gone == "died") for n in self._nodes.values()
+                           if n.gone and n.pid is not None]
+            closing = {}
+            for n in alive:
                 try:
-                    refs.append(n.handle.close_task.remote(self.key, self.session))
+                    closing[n.handle.close_task.remote(self.key, self.session)] = n
                 except Exception:  # noqa: BLE001 - the node is gone: nothing left to close there
                     pass
-            if refs:
-                ray.wait(refs, num_returns=len(refs), timeout=CLOSE_TIMEOUT_S)
-            lost = [(n.host, n.pid) for n in self._nodes.values() if n.state == "out" and n.pid is not None]
-            if lost and live:
+            answering = [closing[ref] for ref in self._wait_all(ray, list(closing))
+                         if closing[ref].state != "out" and _answered(ray, ref)]
+            if orphans and answering:
                 # a lost node's containers: its machine removes them when a pool actor starts there again; where
-                # a live node shares its machine (a node process died, the machine did not), now
-                cleanups = [n.handle.remove_left_by.remote(lost) for n in live]
-                ray.wait(cleanups, num_returns=len(cleanups), timeout=CLOSE_TIMEOUT_S)
+                # a live node shares its machine (a node process died, the machine did not), now: those of an
+                # actor Ray says is dead, and those of one that was unreachable once its process is gone
+                self._wait_all(ray, [n.handle.remove_left_by.remote(orphans) for n in answering])
         self._closing.set()
         if self._collector is not None:
             self._collector.join(timeout=5)
@@ -193,6 +198,15 @@ class RayExecutor:
             disconnect()
             self._ours = False
         self._connected = False
+
+    def _wait_all(self, ray: Any, refs: list[Any]) -> list[Any]:
+        """The refs among `refs` that came back within CLOSE_TIMEOUT_S (less after a second Ctrl-C)."""
+        deadline, done = time.monotonic() + CLOSE_TIMEOUT_S, []
+        pending = list(refs)
+        while pending and time.monotonic() < deadline and not (self.runner is not None and self.runner.hurried):
+            ready, pending = ray.wait(pending, num_returns=len(pending), timeout=0.2)
+            done += ready
+        return done
 
     def generation_adapter(self, spec: str, params: Any) -> Any:
         """A local model (hf:, vllm:) in a generation actor with `gpus` GPUs (see harness.distributed.generation)."""
@@ -267,22 +281,17 @@ class RayExecutor:
             return f"unavailable:{tag}"
 
     # --- feeding --------------------------------------------------------------------------------------------
-    def _next_work(self, item_q: queue.Queue, ended: bool) -> Any:
-        """A re-queued sample first, else the runner's next one (or its end marker); None after POLL_S."""
-        from ..runner import _END
-
+    def _next_work(self, runner: Any, ended: bool) -> Any:
+        """A re-queued sample first, else the runner's next one (or GRADING_ENDED); None after POLL_S."""
         with self._cond:
             if self._requeue:
                 return self._requeue.popleft()
             if ended:
                 self._cond.wait(POLL_S)
                 return self._requeue.popleft() if self._requeue else None
-        try:
-            got = item_q.get(timeout=POLL_S)
-        except queue.Empty:
-            return None
-        if got is _END:
-            return _END
+        got = runner.next_to_grade(POLL_S)
+        if got is None or got is GRADING_ENDED:
+            return got
         group, answer, vkey = got
         return _Work(next(self._ids), group, answer, vkey)
 
@@ -316,12 +325,15 @@ class RayExecutor:
             self._cond.notify_all()
 
     def _wind_down(self, runner: Any) -> None:
-        """After Ctrl-C: nothing more is sent; samples in flight get STOP_GRACE_S to come back."""
+        """After Ctrl-C: nothing more is sent; samples in flight get STOP_GRACE_S to come back (as in a local
+        run), and what comes back later is dropped: the runner's writer ends after this, and those samples are
+        graded again on resume."""
         deadline = time.monotonic() + STOP_GRACE_S
         with self._cond:
             self._requeue.clear()
-            while self._calls and time.monotonic() < deadline and not runner._hurry.is_set():
+            while self._calls and time.monotonic() < deadline and not runner.hurried:
                 self._cond.wait(POLL_S)
+            self._writing = False
 
     # --- collecting -----------------------------------------------------------------------------------------
     def _collect(self) -> None:
@@ -331,16 +343,18 @@ class RayExecutor:
                 refs = list(self._calls) + list(self._control)
                 if not refs:
                     self._cond.wait(POLL_S)
-            if refs:
-                ready, _ = ray.wait(refs, num_returns=1, timeout=POLL_S)
-                if ready:
-                    ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+            try:
+                ready = []
+                if refs:
+                    ready, _ = ray.wait(refs, num_returns=1, timeout=POLL_S)
+                    if ready:
+                        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
                 for ref in ready:
-                    try:
-                        self._handle(ray, ref)
-                    except Exception as exc:  # noqa: BLE001 - a bug here must not hang the run
-                        self._log(f"ray: collecting a result failed: {type(exc).__name__}: {exc}")
-            self._check_starts()
+                    self._handle(ray, ref)
+                self._check_starts()
+            except Exception as exc:  # noqa: BLE001 - this thread must not die: the feeder waits on it
+                self._log(f"ray: collecting results failed: {type(exc).__name__}: {exc}")
+                time.sleep(POLL_S)
 
     def _handle(self, ray: Any, ref: Any) -> None:
         with self._cond:
@@ -354,6 +368,8 @@ class RayExecutor:
         work, node = call
         try:
             self._settle(ray, ref, work, node)
+        except Exception as exc:  # noqa: BLE001 - a bug here: the sample gets an infra verdict, not lost
+            self._fail([work], f"collecting its result from {node.label} failed: {type(exc).__name__}: {exc}")
         finally:  # only now: until its result is with the writer (or re-queued), the sample counts as in flight
             with self._cond:
                 del self._calls[ref]
@@ -366,6 +382,7 @@ class RayExecutor:
         except ray.exceptions.RayActorError as exc:  # ActorDiedError, ActorUnavailableError: the node is gone
             with self._cond:
                 lost = node.in_flight
+                node.gone = _gone(ray, exc, node.gone)
                 if node.state != "out":
                     self._take_out(node, f"lost ({type(exc).__name__}); its {lost} sample(s) in flight go to "
                                          f"the other nodes")
@@ -399,6 +416,7 @@ class RayExecutor:
             result = ray.get(ref)
         except ray.exceptions.RayActorError as exc:
             with self._cond:
+                node.gone = _gone(ray, exc, node.gone)
                 self._take_out(node, f"its pool actor is gone ({type(exc).__name__}: "
                                      f"{str(exc).splitlines()[0][:160]})")
             return
@@ -457,42 +475,42 @@ class RayExecutor:
             for node in self._nodes.values():
                 if node.state == "starting" and now - node.started > self.settings.start_timeout:
                     self._take_out(node, f"did not open the task within {self.settings.start_timeout:.0f} s "
-                                         f"(raise --executor-arg start_timeout=...)")
+                                         f"(raise --executor-arg start_timeout=...; a node whose resource "
+                                         f"{self.settings.resource!r} is held by a pool actor of another "
+                                         f"namespace never starts one of this run's)")
 
     # --- results ----------------------------------------------------------------------------------------
     def _write(self, work: _Work, status: str, value: Any) -> None:
         """The runner's results for one answer, once: a second result for the same sample is dropped."""
-        runner = self.runner
         with self._cond:
             if not self._first_result(work):
                 return
             self._written += 1
-        first = work.group[0]
-        if status == "ok":
-            results = [runner._result(it, work.answer, work.vkey, value, cached=i > 0)
-                       for i, it in enumerate(work.group)]
-        else:
-            reason = f"grader raised {value} (sample {first.sample.id})"
-            results = [runner._infra(it, reason, it.response_key) for it in work.group]
-        runner._put(runner.write_q, results, force=True)
+        try:
+            if status == "ok":
+                self.runner.graded(work.group, work.answer, work.vkey, value)
+            else:
+                self.runner.not_graded(work.group, f"grader raised {value} (sample {work.group[0].sample.id})")
+        except BaseException:  # nothing reached the writer (the caller writes an infra verdict instead)
+            with self._cond:
+                work.written = False
+                self._written -= 1
+            raise
 
     def _fail(self, works: list[_Work], reason: str) -> None:
-        runner = self.runner
         for work in works:
             with self._cond:
                 if not self._first_result(work):
                     continue
-            runner._put(runner.write_q, [runner._infra(it, reason, it.response_key) for it in work.group],
-                        force=True)
+            self.runner.not_graded(work.group, reason)
 
     def _first_result(self, work: _Work) -> bool:
-        """False for a second result of the same sample (caller holds the lock). Only a re-sent sample could
-        have one (a call that failed, yet graded): those are remembered, the others need not be."""
-        if not work.requeues:
-            return True
-        if work.wid in self._finished:
+        """False for a result that must not be written (caller holds the lock): one that came back after the
+        feeder gave up (Ctrl-C), or a second one for the same sample (a re-sent sample whose first call failed
+        yet graded, a failure while collecting it)."""
+        if not self._writing or work.written:
             return False
-        self._finished.add(work.wid)
+        work.written = True
         return True
 
     def _summary(self) -> None:
@@ -503,6 +521,22 @@ class RayExecutor:
         per = ", ".join(f"{n.node_id[:12]} {n.graded}" + (" (out)" if n.state == "out" else "") for n in nodes)
         again = f"; {self._requeued} re-sent after a node was lost" if self._requeued else ""
         self._log(f"ray: graded {self._written} answer(s) on {len(nodes)} node(s): {per}{again}")
+
+
+def _answered(ray: Any, ref: Any) -> bool:
+    """A call that came back did so without an error."""
+    try:
+        ray.get(ref, timeout=0)
+        return True
+    except Exception:  # noqa: BLE001 - the actor is gone, or the call failed there
+        return False
+
+
+def _gone(ray: Any, exc: BaseException, before: str) -> str:
+    """"died" when Ray says the pool actor is dead (ActorDiedError), else "unreachable" (ActorUnavailableError,
+    what a node's loss first looks like: the actor may be alive and grading, its containers in use)."""
+    died = getattr(ray.exceptions, "ActorDiedError", None)
+    return "died" if before == "died" or died is None or isinstance(exc, died) else "unreachable"
 
 
 class DriverContext(TaskContext):

@@ -9,6 +9,13 @@ its containers warm. It never touches the store: verdicts go back to the driver,
 At start it removes the containers left by dead harness processes on its machine (by label). A task is
 closed (its containers removed) when the last run using it closes it, or when it has been idle for
 `idle_close` seconds (a driver that was killed and never came back).
+
+Trust: the actor does what any caller in its Ray namespace asks, and Ray lets any process that reaches the
+cluster (and holds its token, where token authentication is on) call it. `open_task` imports the task by the
+reference the driver gives (a built-in name, an installed plug-in, or a folder's path on this node) and runs
+that task's code here, as the Ray user, outside any sandbox: only model-written code runs in containers. So
+the driver is trusted as much as the cluster itself is; keep Ray's ports inside the cluster (README,
+"Security").
 """
 
 from __future__ import annotations
@@ -22,13 +29,24 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-PROTOCOL = 1  # bumped when the calls below change: a driver replaces an actor of another protocol
+PROTOCOL = 2  # bumped when the calls below change: a driver replaces an actor of another protocol
 REAP_EVERY_S = 30.0
 HEALTH_TIMEOUT_S = 60.0
+EXIT_WAIT_S = 10.0  # how long remove_left_by waits for an unreachable actor's process to exit
 
 
 def _one_line(exc: BaseException) -> str:
     return traceback.format_exception_only(type(exc), exc)[-1].strip()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class NodeUnusable(Exception):
@@ -112,26 +130,25 @@ class SandboxNode:
             self._close(open_)
             return True
 
-    def remove_left_by(self, owners: list[tuple[str, int]]) -> int:
-        """Remove the containers of these (host, pid) pool actors, lost to their driver, where they ran on this
-        machine (a node process that died on a machine that did not, sharing its Docker engine); a lost actor
-        may take a moment to exit, so its containers go by owner, not by whether it is still alive."""
-        from ..sandbox import docker_client
-        from ..sandbox.engine import LABEL, LABEL_OWNER_HOST, LABEL_OWNER_PID
+    def remove_left_by(self, owners: list[tuple[str, int, bool]]) -> int:
+        """Remove the containers of these (host, pid, dead) pool actors, lost to their driver, where they ran on
+        this machine (a node process that died on a machine that did not, sharing its Docker engine). An actor
+        Ray says is dead may take a moment to exit, so its containers go by owner; one that was only
+        unreachable may be alive, serving other runs: its containers go only once its process is gone (waiting
+        up to EXIT_WAIT_S for it)."""
+        from ..sandbox.engine import owned_by, remove_containers
 
-        mine = [pid for host, pid in owners if host == socket.gethostname()]
-        if not mine:
-            return 0
-        client, removed = docker_client(), 0
-        for pid in mine:
-            filters = {"label": [f"{LABEL}=1", f"{LABEL_OWNER_HOST}={socket.gethostname()}",
-                                 f"{LABEL_OWNER_PID}={pid}"]}
-            for c in client.containers.list(all=True, sparse=True, filters=filters):
-                try:
-                    c.remove(force=True)
-                    removed += 1
-                except Exception:  # noqa: BLE001 - already gone
-                    pass
+        here, removed = socket.gethostname(), 0
+        for host, pid, dead in owners:
+            if host != here:
+                continue
+            if not dead:
+                deadline = time.monotonic() + EXIT_WAIT_S
+                while _pid_alive(pid) and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                if _pid_alive(pid):
+                    continue
+            removed += remove_containers(only_stale=False, labels=owned_by(pid, here))
         return removed
 
     def image_id(self, tag: str) -> str:
@@ -212,7 +229,7 @@ class SandboxNode:
             digest = ctx.image_id(task.grader_image)
             if digest.startswith("unavailable:"):
                 raise RuntimeError(f"the image {task.grader_image} is not available (is a Docker engine running?)")
-        for pool in list(getattr(ctx, "_pools", {}).values()):  # the pools task.open asked for
+        for pool in ctx.open_pools():  # the pools task.open asked for
             pool.wait_warm(HEALTH_TIMEOUT_S)
             result = pool.run(["true"], limits=RunLimits(timeout_s=HEALTH_TIMEOUT_S))
             if result.exit_code != 0:

@@ -75,13 +75,20 @@ def _owner_alive(labels: dict[str, str]) -> bool:
     return True
 
 
-def remove_containers(only_stale: bool = True, client: Any = None) -> int:
-    """Remove containers labelled harness.sandbox=1: those whose harness process is gone (only_stale),
-    or all of them.  Returns how many were removed."""
+def owned_by(pid: int | None = None, host: str | None = None) -> dict[str, str]:
+    """The owner labels of the containers started by process `pid` (default: this one) on `host` (default:
+    this machine), for `remove_containers(labels=...)`."""
+    return {LABEL_OWNER_HOST: host or socket.gethostname(), LABEL_OWNER_PID: str(pid or os.getpid())}
+
+
+def remove_containers(only_stale: bool = True, client: Any = None, labels: dict[str, str] | None = None) -> int:
+    """Remove containers labelled harness.sandbox=1 (and every one of `labels`, e.g. `owned_by(pid)`): those
+    whose harness process is gone (only_stale), or all of them.  Returns how many were removed."""
     client = client or docker_client()
     removed = 0
+    wanted = [f"{LABEL}=1", *(f"{k}={v}" for k, v in sorted((labels or {}).items()))]
     # sparse: no inspect per container (containers being removed meanwhile would raise NotFound)
-    for c in client.containers.list(all=True, sparse=True, filters={"label": f"{LABEL}=1"}):
+    for c in client.containers.list(all=True, sparse=True, filters={"label": wanted}):
         if only_stale and _owner_alive(c.attrs.get("Labels") or {}):
             continue
         try:

@@ -94,14 +94,15 @@ class LocalCluster:
             pass
         finally:
             self.kill()
-            shutil.rmtree(self.ray_tmp, ignore_errors=True)
 
     def kill(self) -> None:
+        """SIGKILL to the cluster's whole session (Ray's processes stay in it), then its files go."""
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         self.proc.wait(timeout=30)
+        shutil.rmtree(self.ray_tmp, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +160,12 @@ def results(store: Path) -> list[tuple[str, int, str, str | None]]:
     if not store.exists():
         return []
     with sqlite3.connect(store, timeout=30) as conn:
-        return sorted(conn.execute("SELECT sample_id, idx, status, verdict_key FROM results"))
+        try:
+            return sorted(conn.execute("SELECT sample_id, idx, status, verdict_key FROM results"))
+        except sqlite3.OperationalError as exc:  # a driver that has just created the file, not yet its tables
+            if "no such table" in str(exc):
+                return []
+            raise
 
 
 def wait_for(predicate, timeout: float, what: str, every: float = 0.1):

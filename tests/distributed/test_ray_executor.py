@@ -1,14 +1,19 @@
 """The Ray executor on a local cluster of simulated nodes (one head, two sandbox nodes, more added per test):
 the same verdicts as the local executor (the echo task, and the sandbox task in real containers), a node lost
-mid-run, a driver killed with SIGKILL and started again, a node that cannot start containers, and a local
-model in a generation actor. One cluster for the module; every step has a hard time-out (see conftest.py)."""
+mid-run, a driver killed with SIGKILL and started again, Ctrl-C and a resume, a node that cannot start
+containers, a local model in a generation actor, and the errors for a cluster without sandbox nodes and an
+address where none answers. One cluster for the module; every step has a hard time-out (see conftest.py)."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import signal
+import socket
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -97,7 +102,9 @@ def test_a_node_that_cannot_start_containers_is_taken_out_and_the_run_completes(
 def test_a_node_lost_mid_run_loses_nothing_and_leaves_no_container(cluster, driver, tmp_path):
     doomed = cluster.add_node()
     log = tmp_path / "grading.log"
-    proc = driver.start("--task", str(SLOW_TASK), "--model", "oracle", "-T", "size=30", "-T", "delay=0.4",
+    # long enough (60 samples on 3 nodes of 2 slots, 0.4 s each and a container call) that the node is removed
+    # with samples still in flight, on a loaded machine too
+    proc = driver.start("--task", str(SLOW_TASK), "--model", "oracle", "-T", "size=60", "-T", "delay=0.4",
                         "-T", f"log={log}", "-T", "sandbox=true", "--grade-workers", "2")
     try:
         pid = wait_for(lambda: pool_pids(cluster).get(doomed), 90, "the new node's pool actor")
@@ -115,14 +122,14 @@ def test_a_node_lost_mid_run_loses_nothing_and_leaves_no_container(cluster, driv
     assert proc.returncode == 0, err
     rows = results(driver.store)
     run_rows = [r for r in rows if r[0].startswith("s")]
-    assert len(run_rows) == 30 and {r[2] for r in run_rows} == {"pass"}  # every sample once, none lost
+    assert len(run_rows) == 60 and {r[2] for r in run_rows} == {"pass"}  # every sample once, none lost
     assert re.search(rf"ray: node {doomed[:12]} \(127.0.0.1\) taken out of rotation: lost \(Actor\w+Error\); "
                      rf"its \d+ sample\(s\) in flight go to the other nodes", err), err
     summary = graded_line(err)
-    assert "graded 30 answer(s) on 3 node(s)" in summary and re.search(r"; \d+ re-sent after a node was lost",
+    assert "graded 60 answer(s) on 3 node(s)" in summary and re.search(r"; \d+ re-sent after a node was lost",
                                                                         summary), summary
     graded = Counter(ln.split()[0] for ln in log.read_text().splitlines())
-    assert set(graded) == {f"s{i:04d}" for i in range(30)}  # some twice: those in flight on the lost node
+    assert set(graded) == {f"s{i:04d}" for i in range(60)}  # some twice: those in flight on the lost node
     assert containers_of([pid, *pool_pids(cluster).values()]) == []  # the lost node's too
 
 
@@ -205,3 +212,50 @@ def test_a_node_that_joins_is_used_and_when_the_last_is_lost_the_rest_is_infra(c
     infra = [r for r in rows if r[2] == "infra"]
     assert len(rows) == 60 and infra and {r[2] for r in rows} == {"pass", "infra"}
     assert "run the same command again to retry them" in err
+
+
+def test_ctrl_c_keeps_what_came_back_in_its_grace_and_the_resume_grades_the_rest_once(cluster, driver, tmp_path):
+    log = tmp_path / "grading.log"
+    args = ("--task", str(SLOW_TASK), "--model", "oracle", "-T", "size=40", "-T", "delay=0.5", "-T", f"log={log}",
+            "--grade-workers", "2")
+    proc = driver.start(*args)
+    try:
+        wait_for(lambda: len(results(driver.store)) >= 6, 90, "six results stored")
+        proc.send_signal(signal.SIGINT)
+        started = {ln.split()[0] for ln in log.read_text().splitlines()}  # graded, or being graded, by now
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and "Interrupted. Finished samples are saved" in err, err
+    stored = {r[0] for r in results(driver.store)}
+    # what was being graded came back within the runner's grace (5 s; each grading takes 0.5 s) and is kept
+    assert started <= stored < {f"s{i:04d}" for i in range(40)}, (sorted(started - stored), len(stored))
+    again = driver.run(*args)
+    assert f"({len(stored)} attempts were already done and were skipped)" in again.stderr, again.stderr
+    assert f"graded {40 - len(stored)} answer(s)" in graded_line(again.stderr)
+    rows = results(driver.store)
+    assert len(rows) == 40 and {r[2] for r in rows} == {"pass"}
+
+
+def test_a_cluster_without_a_sandbox_node_is_a_clear_error(cluster, driver):
+    proc = driver.run("--task", str(ECHO_TASK), "--model", "oracle", "--executor-arg", "resource=nobody_has_it",
+                      ok=False)
+    assert proc.returncode == 1, proc.stderr
+    assert "the Ray cluster has no node offering the resource 'nobody_has_it': start sandbox nodes with `ray " \
+           "start --address HEAD:6379 --resources='{\"nobody_has_it\": 1}'`" in proc.stderr, proc.stderr
+    assert results(driver.store) == []
+
+
+def test_an_address_where_no_cluster_answers_is_a_clear_error(tmp_path):
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    argv = [sys.executable, "-m", "harness.cli", "--store", str(tmp_path / "s.sqlite"), "run", "--task",
+            str(ECHO_TASK), "--model", "oracle", "--executor", "ray", "--address", f"127.0.0.1:{port}",
+            "--executor-arg", "connect_timeout=5"]
+    env = {**os.environ, "RAY_TMPDIR": str(tmp_path / "ray"), "RAY_USAGE_STATS_ENABLED": "0"}
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=REPO, env=env, timeout=90)
+    assert proc.returncode == 1, proc.stderr
+    assert re.search(rf"Error: (no Ray cluster answered at 127.0.0.1:{port} within 5 s: check `ray status|"
+                     rf"cannot connect to the Ray cluster at 127.0.0.1:{port}: )", proc.stderr), proc.stderr

@@ -3,6 +3,7 @@ actor's bookkeeping driven directly, the driver's context, and that the default 
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import time
@@ -56,6 +57,15 @@ def test_without_ray_the_message_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError
     with pytest.raises(ExecutorError, match=r"needs Ray, which is not installed: pip install 'harness\[ray\]'"):
         import_ray()
+
+
+def test_without_ray_a_ray_run_stops_before_anything_is_stored(cli, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    out = cli("run", "--task", ECHO, "--model", "oracle", "--executor", "ray", ok=False)
+    assert out.exit_code == 1 and "--executor ray needs Ray, which is not installed" in out.output
+    if cli.store.exists():  # no failed run left behind
+        with sqlite3.connect(cli.store) as conn:
+            assert conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)
 
 
 def test_the_default_install_never_imports_ray():
@@ -141,3 +151,24 @@ def test_the_drivers_context_takes_digests_from_here_or_from_a_node_and_runs_not
     with pytest.raises(InfraError, match="graded on the sandbox nodes"):
         pool.run(["true"])
     assert ctx.image_ids == {"here:1": "sha256:local", "there:1": "sha256:node"}
+
+
+def test_remove_containers_takes_only_those_with_every_label_given():
+    from types import SimpleNamespace
+
+    from harness.sandbox.engine import LABEL, owned_by, remove_containers
+
+    removed, asked = [], []
+
+    class Containers:
+        def list(self, all, sparse, filters):
+            asked.append(filters)
+            return [SimpleNamespace(attrs={"Labels": {}}, remove=lambda force: removed.append(force))]
+
+    client = SimpleNamespace(containers=Containers())
+    labels = owned_by(4242, "node-7")
+    assert remove_containers(only_stale=False, client=client, labels=labels) == 1 and removed == [True]
+    assert asked == [{"label": [f"{LABEL}=1", *sorted(f"{k}={v}" for k, v in labels.items())]}]
+    assert sorted(labels.values()) == ["4242", "node-7"]
+    remove_containers(only_stale=False, client=client)
+    assert asked[-1] == {"label": [f"{LABEL}=1"]}
