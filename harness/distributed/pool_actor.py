@@ -39,16 +39,6 @@ def _one_line(exc: BaseException) -> str:
     return traceback.format_exception_only(type(exc), exc)[-1].strip()
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class NodeUnusable(Exception):
     """This node cannot grade the task (no Docker engine, no image, other code); the message says why."""
 
@@ -136,7 +126,7 @@ class SandboxNode:
         Ray says is dead may take a moment to exit, so its containers go by owner; one that was only
         unreachable may be alive, serving other runs: its containers go only once its process is gone (waiting
         up to EXIT_WAIT_S for it)."""
-        from ..sandbox.engine import owned_by, remove_containers
+        from ..sandbox.engine import owned_by, pid_alive, remove_containers
 
         here, removed = socket.gethostname(), 0
         for host, pid, dead in owners:
@@ -144,9 +134,9 @@ class SandboxNode:
                 continue
             if not dead:
                 deadline = time.monotonic() + EXIT_WAIT_S
-                while _pid_alive(pid) and time.monotonic() < deadline:
+                while pid_alive(pid) and time.monotonic() < deadline:
                     time.sleep(0.2)
-                if _pid_alive(pid):
+                if pid_alive(pid):
                     continue
             removed += remove_containers(only_stale=False, labels=owned_by(pid, here))
         return removed

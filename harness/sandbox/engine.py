@@ -64,8 +64,11 @@ def _owner_alive(labels: dict[str, str]) -> bool:
         pid = int(labels.get(LABEL_OWNER_PID, ""))
     except ValueError:
         return False
-    if pid == os.getpid():
-        return True
+    return pid == os.getpid() or pid_alive(pid)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this machine with that pid exists (someone else's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
