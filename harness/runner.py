@@ -131,6 +131,7 @@ def run_identity(cfg: RunConfig) -> tuple[str, str, str, dict[str, Any]]:
     fingerprint = cfg.adapter.fingerprint()
     mkey = model_key(fingerprint, cfg.params)
     args = task.identity_args(cfg.options.args)
+    window = _window(cfg.options)
     judge = None
     if cfg.judge is not None:
         judge = {"spec": cfg.judge.spec, "fingerprint": cfg.judge.fingerprint(),
@@ -142,7 +143,7 @@ def run_identity(cfg: RunConfig) -> tuple[str, str, str, dict[str, Any]]:
                  "identity_args": args, "metadata_keys": list(task.metadata_keys), "cluster_key": task.cluster_key,
                  "subset": cfg.options.subset and {"name": cfg.options.subset,
                                                    "size": task.subsets[cfg.options.subset]},
-                 "window": _window(cfg.options)},
+                 "window": window},
         "prompt_template": {"path": cfg.template_path, "sha256": cfg.template_sha256},
         "model": {"spec": cfg.adapter.spec, "fingerprint": fingerprint, "params": cfg.params.as_dict()},
         "judge": judge,
@@ -163,8 +164,8 @@ def run_identity(cfg: RunConfig) -> tuple[str, str, str, dict[str, Any]]:
         "samples_per_problem": cfg.samples_per_problem,
         "grader_image": task.grader_image,
     }
-    if _window(cfg.options):  # only when set: runs without a window keep the identity they always had
-        identity["window"] = _window(cfg.options)
+    if window:  # only when set: runs without a window keep the identity they always had
+        identity["window"] = window
     config_key = stable_hash(identity)
     backend, _, model_name = cfg.adapter.spec.partition(":")
     slug = "-".join(filter(None, [backend, Path(model_name).name.removesuffix(".jsonl")]))[:40]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -236,3 +237,21 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def jsonl_rows(path: Path, task: str) -> Iterator[tuple[str, Any]]:
+    """The rows of a JSON Lines data file as (where, value), `where` naming the file and line; blank lines are
+    skipped. TaskError, prefixed with the task's name, when the file cannot be read or a line is not JSON."""
+    try:
+        fh = open(path, encoding="utf-8")
+    except OSError as exc:
+        raise TaskError(f"{task}: cannot read {path}: {exc.strerror}") from exc
+    with fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            where = f"{path}, line {n}"
+            try:
+                yield where, json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise TaskError(f"{task}: {where}: not valid JSON ({exc.msg} at column {exc.colno})") from None

@@ -30,27 +30,11 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from holes import hole_slot, parse_question  # noqa: E402
 from values import BadTree, decode, encode  # noqa: E402
 
-HOLE = "??"
-HOLE_NAME = "__reval_hole__"
 CHILD_TIMEOUT_S = 30
 PR_SET_DUMPABLE = 4
-
-
-def hole_slot(stmt):
-    if isinstance(stmt, ast.Assert) and isinstance(stmt.test, ast.Compare) and len(stmt.test.comparators) == 1 \
-            and _is_hole(stmt.test.comparators[0]):
-        return ("assert", 0)
-    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and isinstance(stmt.value.func, ast.Name):
-        for i, arg in enumerate(stmt.value.args):
-            if _is_hole(arg):
-                return (stmt.value.func.id, i)
-    return None
-
-
-def _is_hole(node):
-    return isinstance(node, ast.Name) and node.id == HOLE_NAME
 
 
 class _SelfAsserts(ast.NodeTransformer):
@@ -117,7 +101,7 @@ def run_flow(namespace, case, stmts, slots, fills, record):
 
 
 def question_parts(question):
-    stmts = ast.parse(question.replace(HOLE, HOLE_NAME)).body
+    stmts = parse_question(question).body
     return stmts, [hole_slot(s) for s in stmts]
 
 
@@ -166,7 +150,7 @@ def check(job) -> dict:
 
     # the reference: the test as the data has it (HumanEval: the question itself, its hole unused)
     original = job.get("original") or job["question"]
-    ref_stmts = ast.parse(original.replace(HOLE, HOLE_NAME)).body
+    ref_stmts = parse_question(original).body
     if len(ref_stmts) != len(stmts):
         return {"verdict": "ungradable", "reason": "the data's test and its question differ in length"}
     ref_fills = {}

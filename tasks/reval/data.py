@@ -19,18 +19,17 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from harness.task import TaskError, file_sha256
+from harness.task import TaskError, file_sha256, jsonl_rows
+
+from .holes import HOLE, parse_question
 
 DATA_FILE = "DREval_data.jsonl"
 TASKS_FILE = "DREval_tasks.jsonl"
-HOLE = "??"
-HOLE_NAME = "__reval_hole__"  # what `??` is parsed as
 ASSERT_NAMES = ("assertEqual", "assertNotEqual", "assertAlmostEqual", "assertTrue", "assertFalse", "assertIsNone",
                 "assertIsNotNone", "assertIn", "assertNotIn")  # the asserts REval puts holes in
 
@@ -94,7 +93,7 @@ def _local(root: Path, description: str) -> DataSet:
         data, tasks = folder / DATA_FILE, folder / TASKS_FILE
         if data.is_file() and tasks.is_file():
             digest = hashlib.sha256((file_sha256(data) + file_sha256(tasks)).encode()).hexdigest()
-            return DataSet(description, digest, lambda d=data, t=tasks: (_jsonl(d), _jsonl(t)))
+            return DataSet(description, digest, lambda d=data, t=tasks: (jsonl_rows(d, "reval"), jsonl_rows(t, "reval")))
     raise TaskError(f"reval: {root} holds no {DATA_FILE} and {TASKS_FILE} (looked in it and in its data/ folder)")
 
 
@@ -120,22 +119,6 @@ def _hub(ref: str) -> DataSet:
 
 
 # ------------------------------------------------------------------------------------------------ reading
-def _jsonl(path: Path) -> Iterator[tuple[str, Any]]:
-    try:
-        fh = open(path, encoding="utf-8")
-    except OSError as exc:
-        raise TaskError(f"reval: cannot read {path}: {exc.strerror}") from exc
-    with fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{path}, line {n}"
-            try:
-                yield where, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise TaskError(f"reval: {where}: not valid JSON ({exc.msg})") from None
-
-
 def programs(dataset: DataSet) -> Iterator[Program]:
     """The programs in the task file's order, each with its pairs; every row checked."""
     data_rows, task_rows = dataset.rows()
@@ -220,11 +203,6 @@ def _program(row: Any, where: str, data_by_id: dict[str, dict]) -> Program:
 
 
 # ------------------------------------------------------------------------------------------ the output question
-def parse_question(question: str) -> ast.Module:
-    """The question's statements, `??` read as the name HOLE_NAME."""
-    return ast.parse(question.replace(HOLE, HOLE_NAME))
-
-
 def call_text(entry_point: str, input_text: str) -> str:
     """`f(a, b)` from the argument tuple `(a, b,)`, each argument as written in the data."""
     try:

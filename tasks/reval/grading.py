@@ -39,7 +39,7 @@ OUTPUT_LIMITS = RunLimits(timeout_s=90)
 ENV = {"PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
 TRACE_FILES = ("tracer.py", "values.py")
 STATE_FILES = ("check_state.py", "state_answer.py", "values.py")
-OUTPUT_FILES = ("check_output.py", "values.py")
+OUTPUT_FILES = ("check_output.py", "holes.py", "values.py")
 TRUTH_FORMAT = "1"  # bump when the shape of a cached truth entry changes
 
 

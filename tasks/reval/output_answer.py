@@ -16,7 +16,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from .data import HOLE_NAME, parse_question
+from .holes import HOLE_NAME, hole_slot, is_hole, parse_question
 
 
 @dataclass(frozen=True)
@@ -29,23 +29,6 @@ class Filled:
     @property
     def ok(self) -> bool:
         return not self.problem
-
-
-def hole_slot(stmt: ast.stmt) -> tuple[str, int] | None:
-    """Where a question statement's hole is: ("assert", 0) for `assert f(x) == ??`, (assert method, argument
-    index) for `assertX(a, ??)`; None for a statement without a hole."""
-    if isinstance(stmt, ast.Assert) and isinstance(stmt.test, ast.Compare) and len(stmt.test.comparators) == 1 \
-            and _is_hole(stmt.test.comparators[0]):
-        return ("assert", 0)
-    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and isinstance(stmt.value.func, ast.Name):
-        for i, arg in enumerate(stmt.value.args):
-            if _is_hole(arg):
-                return (stmt.value.func.id, i)
-    return None
-
-
-def _is_hole(node: ast.AST) -> bool:
-    return isinstance(node, ast.Name) and node.id == HOLE_NAME
 
 
 def _hole_node(stmt: ast.stmt, slot: tuple[str, int]) -> ast.expr | None:
@@ -148,7 +131,7 @@ def _fill(answer: str | None, question: str, official: bool) -> Filled:
             return Filled(problem=f"statement {i + 1} of the answer differs from the question beyond its ??: "
                                   f"{ast.unparse(a)[:120]!r}")
         if node is not None:
-            if _is_hole(node):
+            if is_hole(node):
                 return Filled(problem=f"statement {i + 1} leaves ?? unfilled")
             holes.append(ast.unparse(node))
     return Filled(holes=tuple(holes))
