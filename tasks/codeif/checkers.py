@@ -338,14 +338,10 @@ for _id, _kind, _label, _used in ((12, "for", "for loop", True), (13, "for", "fo
 
 
 # --- variables ---------------------------------------------------------------------------------------------------
-def _declared(facts: CodeFacts, name: str) -> list[Variable]:
-    return [v for v in facts.variables if v.name == name]
-
-
 @checker(20)
 def check_variable_defined(c: Constraint, program: Program, facts: CodeFacts) -> Decision:
     name = c.slots["variable_name"]
-    found = _declared(facts, name)
+    found = facts.variables_named(name)
     # a parameter, a Go constant or a C/C++ macro is named, but is it a variable? Only to some.
     certain = [v for v in found if v.scope != "param" and not (facts.language == "go" and v.constant)
                and not (facts.language in ("cpp", "c") and v.constant and v.type is None)]
@@ -362,13 +358,13 @@ def check_enumeration(c: Constraint, program: Program, facts: CodeFacts) -> Deci
     if enums:
         return yes(f"enumeration {name!r}: found")
     enum_calls = {"call:Enum", "call:IntEnum", "call:StrEnum", "call:Flag", "call:IntFlag"}
-    if facts.language == "python" and any(v.value_kind in enum_calls for v in _declared(facts, name)):
+    if facts.language == "python" and any(v.value_kind in enum_calls for v in facts.variables_named(name)):
         return yes(f"enumeration {name!r}: found (the Enum function)")
-    if not types and not _declared(facts, name):
+    if not types and not facts.variables_named(name):
         return not_found(facts, name, f"enumeration {name!r}")
     if facts.language in ("java", "cpp", "c"):  # languages with enums: anything else named so is not one
         return present(facts, False, False, f"enumeration {name!r}")
-    possible = bool(types) or bool(_declared(facts, name))
+    possible = bool(types) or bool(facts.variables_named(name))
     return present(facts, False, possible, f"enumeration {name!r}")
 
 
@@ -394,11 +390,13 @@ def _kind_name(kind: str | None) -> str | None:
     return kind
 
 
+def _type_written(v: Variable) -> bool:
+    """A type is written for the variable (not `var`, `auto` or none: then it is read off the initialiser)."""
+    return bool(v.type) and normalise_declared(v.type) not in ("var", "auto", "")
+
+
 def _type_of(v: Variable) -> str | None:
-    declared = v.type
-    if declared and normalise_declared(declared) not in ("var", "auto", ""):
-        return declared
-    return _kind_name(v.value_kind)
+    return v.type if _type_written(v) else _kind_name(v.value_kind)
 
 
 def normalise_declared(t: str) -> str:
@@ -437,14 +435,13 @@ def _compare_with_code(facts: CodeFacts, declared: str, wanted: str, inferred: b
 @checker(23)
 def check_variable_type(c: Constraint, program: Program, facts: CodeFacts) -> Decision:
     name, wanted = c.slots["variable_name"], c.slots["variable_type"]
-    found = _declared(facts, name)
+    found = facts.variables_named(name)
     if not found:
         return not_found(facts, name, f"variable {name!r}")
     results = []
     for v in found:
         t = _type_of(v)
-        inferred = not (v.type and normalise_declared(v.type) not in ("var", "auto", ""))
-        results.append((t, _compare_with_code(facts, t, wanted, inferred) if t else "unknown"))
+        results.append((t, _compare_with_code(facts, t, wanted, not _type_written(v)) if t else "unknown"))
     seen = ", ".join(sorted({t or "?" for t, _ in results}))
     if all(r == "yes" for _, r in results):
         return yes(f"variable {name!r} has type {seen}")
@@ -467,7 +464,7 @@ def _global_state(v: Variable, facts: CodeFacts) -> str:
 @checker(24)
 def check_variable_global(c: Constraint, program: Program, facts: CodeFacts) -> Decision:
     name = c.slots["variable_name"]
-    states = {_global_state(v, facts) for v in _declared(facts, name)}
+    states = {_global_state(v, facts) for v in facts.variables_named(name)}
     if not states:
         return not_found(facts, name, f"variable {name!r}")
     return present(facts, "global" in states, "maybe" in states, f"global variable {name!r}")
@@ -476,7 +473,7 @@ def check_variable_global(c: Constraint, program: Program, facts: CodeFacts) -> 
 @checker(25)
 def check_variable_not_global(c: Constraint, program: Program, facts: CodeFacts) -> Decision:
     name = c.slots["variable_name"]
-    states = {_global_state(v, facts) for v in _declared(facts, name)}
+    states = {_global_state(v, facts) for v in facts.variables_named(name)}
     if not states:
         return undecided(f"variable {name!r} is not defined" if facts.clean else facts.where_broken())
     return absent(facts, "global" in states, "maybe" in states, f"global variable {name!r}")
@@ -559,7 +556,7 @@ def values_equal(written: str, kind: str | None, wanted: str) -> str:
 @checker(26)
 def check_initial_value(c: Constraint, program: Program, facts: CodeFacts) -> Decision:
     name, wanted = c.slots["variable_name"], c.slots["variable_value"]
-    found = sorted((v for v in _declared(facts, name) if v.scope != "param"), key=lambda v: (v.block, v.line))
+    found = sorted((v for v in facts.variables_named(name) if v.scope != "param"), key=lambda v: (v.block, v.line))
     if not found:
         return not_found(facts, name, f"variable {name!r}")
     first = next((v for v in found if v.value is not None), None)
@@ -580,7 +577,7 @@ def check_initial_value(c: Constraint, program: Program, facts: CodeFacts) -> De
 def _constant_states(facts: CodeFacts, name: str) -> list[str]:
     """Per declaration: constant, variable, or maybe (a Python name bound once at module level: a constant to
     some, since Python has no constants)."""
-    found = [v for v in _declared(facts, name) if v.scope != "param"]
+    found = [v for v in facts.variables_named(name) if v.scope != "param"]
     states = []
     for v in found:
         if v.constant:
@@ -595,17 +592,22 @@ def _constant_states(facts: CodeFacts, name: str) -> list[str]:
     return states
 
 
+def _declared_constant(name: str, states: list[str], constant: bool) -> Decision:
+    """`name` must be declared constant (`constant`) or must not be: decided where every declaration agrees."""
+    if all(s == "constant" for s in states):
+        return (yes if constant else no)(f"{name!r} is declared constant")
+    if all(s == "variable" for s in states):
+        return (no if constant else yes)(f"{name!r} is not declared constant")
+    return undecided(f"{name!r}: whether it is a constant depends on the reading")
+
+
 @checker(27)
 def check_constant(c: Constraint, program: Program, facts: CodeFacts) -> Decision:
     name = c.slots["variable_name"]
     states = _constant_states(facts, name)
     if not states:
         return not_found(facts, name, f"variable {name!r}")
-    if all(s == "constant" for s in states):
-        return yes(f"{name!r} is declared constant")
-    if all(s == "variable" for s in states):
-        return no(f"{name!r} is not declared constant")
-    return undecided(f"{name!r}: whether it is a constant depends on the reading")
+    return _declared_constant(name, states, constant=True)
 
 
 @checker(28)
@@ -614,11 +616,7 @@ def check_not_constant(c: Constraint, program: Program, facts: CodeFacts) -> Dec
     states = _constant_states(facts, name)
     if not states:
         return undecided(f"variable {name!r} is not defined" if facts.clean else facts.where_broken())
-    if all(s == "variable" for s in states):
-        return yes(f"{name!r} is not declared constant")
-    if all(s == "constant" for s in states):
-        return no(f"{name!r} is declared constant")
-    return undecided(f"{name!r}: whether it is a constant depends on the reading")
+    return _declared_constant(name, states, constant=False)
 
 
 # --- functions ---------------------------------------------------------------------------------------------------
@@ -627,7 +625,7 @@ def check_function_defined(c: Constraint, program: Program, facts: CodeFacts) ->
     name = c.slots["function_name"]
     found = facts.functions_named(name)
     certain = [f for f in found if f.has_body and f.kind in ("function", "method")]
-    lambdas = [v for v in _declared(facts, name) if v.value_kind in ("lambda", "func")]
+    lambdas = [v for v in facts.variables_named(name) if v.value_kind in ("lambda", "func")]
     if not found and not lambdas:
         return not_found(facts, name, f"function {name!r}")
     return present(facts, bool(certain), bool(found or lambdas), f"function {name!r}")
@@ -930,7 +928,7 @@ def check_object(c: Constraint, program: Program, facts: CodeFacts) -> Decision:
     obj, cls, params = c.slots["object_name"], c.slots["class_name"], c.slots["parameters_name_list"]
     made = [i for i in facts.instantiations if i.target == obj]
     if not made:
-        possible = bool(_declared(facts, obj))
+        possible = bool(facts.variables_named(obj))
         return present(facts, False, possible, f"object {obj!r} made as a {cls}")
     results = []
     for inst in made:

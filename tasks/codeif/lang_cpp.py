@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
-from .facts import Call, Function, Import, Instantiation, Param, TypeDecl, Variable
+from .facts import Call, Function, Import, Param, TypeDecl, Variable
 from .syntax import SKIP, Extractor, Scope, text
 
 LITERALS = {"string_literal": "str", "raw_string_literal": "str", "concatenated_string": "str", "char_literal": "char",
@@ -69,20 +69,15 @@ def declarator_name(node: Node | None) -> tuple[str, str, Node | None]:
     return "", suffix, None
 
 
-def names_in(node: Node) -> list[str]:
-    out, stack = [], [node]
-    while stack:
-        n = stack.pop()
-        if n.type in ("identifier", "field_identifier"):
-            out.append(text(n))
-        elif n.type not in ("string_literal", "raw_string_literal", "comment"):
-            stack.extend(reversed(n.children))
-    return out
-
-
 class CppExtractor(Extractor):
     language = "cpp"
     OPAQUE_TYPES = frozenset({"string_literal", "raw_string_literal", "char_literal", "system_lib_string"})
+    ARGUMENT_NAME_TYPES = frozenset({"identifier", "field_identifier"})
+    CONSTRUCTS = {
+        "for_statement": ("for",), "for_range_loop": ("foreach",), "while_statement": ("while",),
+        "do_statement": ("do_while",), "if_statement": ("if",), "conditional_expression": ("ternary",),
+        "switch_statement": ("switch",), "lambda_expression": ("lambda",), "array_declarator": ("array",),
+    }
 
     def __init__(self, code: str, block: int, language: str = "cpp"):
         super().__init__(code, block)
@@ -165,24 +160,9 @@ class CppExtractor(Extractor):
             inner = self._specifier(typ, scope, name)
             if inner is not None:
                 for child in typ.children:
-                    self._push_later(child, inner)
+                    self._structure(child, inner)
             return SKIP
         return None
-
-    def _push_later(self, node: Node, scope: Scope) -> None:
-        """Walk a subtree with a given scope (a typedef'd anonymous struct's body)."""
-        stack = [(node, scope)]
-        while stack:
-            n, s = stack.pop()
-            visitor = getattr(self, "visit_" + n.type, None)
-            inner = s
-            if visitor is not None:
-                result = visitor(n, s)
-                if result is SKIP:
-                    continue
-                if isinstance(result, Scope):
-                    inner = result
-            stack.extend((c, inner) for c in reversed(n.children))
 
     def _record(self, scope: Scope) -> dict | None:
         return self.classes.get(scope.type_key) if scope.kind == "class" else None
@@ -272,9 +252,7 @@ class CppExtractor(Extractor):
                 args = params.named_children if params is not None else []
                 self._variable(name, "local", text(typ) + suffix if typ is not None else None, None, words,
                                declarator, scope)
-                self.facts.instantiations.append(Instantiation(
-                    name, last_part(typ), tuple(text(a) for a in args), tuple(n for a in args for n in names_in(a)),
-                    "construct", self.block))
+                self._record_instantiation(name, last_part(typ), args, "construct")
                 continue
             if function is not None:
                 self._function(node, scope, function, False, typ, suffix)
@@ -355,38 +333,16 @@ class CppExtractor(Extractor):
             return
         if class_name is None:
             return
-        self.facts.instantiations.append(Instantiation(
-            target, class_name, tuple(text(a) for a in arg_nodes), tuple(n for a in arg_nodes for n in names_in(a)),
-            form, self.block))
+        self._record_instantiation(target, class_name, arg_nodes, form)
 
     # --- control flow, calls --------------------------------------------------------------------------------
-    def visit_for_statement(self, node: Node, scope: Scope):
-        self.facts.constructs["for"] += 1
-
     def visit_for_range_loop(self, node: Node, scope: Scope):
-        self.facts.constructs["foreach"] += 1
         name, suffix, _ = declarator_name(node.child_by_field_name("declarator"))
         typ = node.child_by_field_name("type")
         self._variable(name, "loop", (text(typ) + suffix) if typ is not None else None, None, set(), node, scope)
         return None
 
-    def visit_while_statement(self, node: Node, scope: Scope):
-        self.facts.constructs["while"] += 1
-
-    def visit_do_statement(self, node: Node, scope: Scope):
-        self.facts.constructs["do_while"] += 1
-
-    def visit_if_statement(self, node: Node, scope: Scope):
-        self.facts.constructs["if"] += 1
-
-    def visit_conditional_expression(self, node: Node, scope: Scope):
-        self.facts.constructs["ternary"] += 1
-
-    def visit_switch_statement(self, node: Node, scope: Scope):
-        self.facts.constructs["switch"] += 1
-
     def visit_lambda_expression(self, node: Node, scope: Scope):
-        self.facts.constructs["lambda"] += 1
         declarator = node.child_by_field_name("declarator")
         for p in self._params(declarator.child_by_field_name("parameters") if declarator is not None else None):
             if p.name and p.name != "...":
@@ -397,9 +353,6 @@ class CppExtractor(Extractor):
             if p.name and p.name != "...":
                 self._variable(p.name, "local", p.type, None, set(), node, scope)
         return None
-
-    def visit_array_declarator(self, node: Node, scope: Scope):
-        self.facts.constructs["array"] += 1
 
     def visit_call_expression(self, node: Node, scope: Scope):
         fn = node.child_by_field_name("function")

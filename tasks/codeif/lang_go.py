@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
-from .facts import Call, Function, Import, Instantiation, Param, TypeDecl, Variable
+from .facts import Call, Function, Import, Param, TypeDecl, Variable
 from .syntax import SKIP, Extractor, Scope, text
 
 # An untyped constant's default type: what `x := <literal>` declares.
@@ -53,20 +53,15 @@ def kind_of(node: Node | None) -> str | None:
     return LITERALS.get(node.type)
 
 
-def names_in(node: Node) -> list[str]:
-    out, stack = [], [node]
-    while stack:
-        n = stack.pop()
-        if n.type in ("identifier", "field_identifier"):
-            out.append(text(n))
-        elif n.type not in ("interpreted_string_literal", "raw_string_literal", "comment"):
-            stack.extend(reversed(n.children))
-    return out
-
-
 class GoExtractor(Extractor):
     language = "go"
     OPAQUE_TYPES = frozenset({"interpreted_string_literal", "raw_string_literal", "rune_literal"})
+    ARGUMENT_NAME_TYPES = frozenset({"identifier", "field_identifier"})
+    CONSTRUCTS = {  # a `for` is counted by its form (visit_for_statement)
+        "if_statement": ("if",), "expression_switch_statement": ("switch",), "type_switch_statement": ("switch",),
+        "select_statement": ("select",), "func_literal": ("lambda",), "slice_type": ("slice",), "map_type": ("map",),
+        "array_type": ("array",), "channel_type": ("channel",), "struct_type": ("struct",),
+    }
 
     def __init__(self, code: str, block: int):
         super().__init__(code, block)
@@ -174,7 +169,6 @@ class GoExtractor(Extractor):
         return self._function(node, scope, owner)
 
     def visit_func_literal(self, node: Node, scope: Scope):
-        self.facts.constructs["lambda"] += 1
         for p in self._params(node.child_by_field_name("parameters")):
             if p.name:
                 self._variable(p.name, "param", p.type, None, False, node, scope)
@@ -254,9 +248,7 @@ class GoExtractor(Extractor):
                 return
             body = node.child_by_field_name("body")
             elements = body.named_children if body is not None else []
-            self.facts.instantiations.append(Instantiation(
-                target, type_name(typ), tuple(text(e) for e in elements),
-                tuple(n for e in elements for n in names_in(e)), "construct", self.block))
+            self._record_instantiation(target, type_name(typ), elements, "construct")
         elif node.type == "call_expression":
             fn = node.child_by_field_name("function")
             name = text(fn.child_by_field_name("field")) if fn is not None and fn.type == "selector_expression" \
@@ -264,9 +256,7 @@ class GoExtractor(Extractor):
             args = node.child_by_field_name("arguments")
             arg_nodes = args.named_children if args is not None else []
             if name.startswith("New") or name.startswith("new"):
-                self.facts.instantiations.append(Instantiation(
-                    target, name[3:] or None, tuple(text(a) for a in arg_nodes),
-                    tuple(n for a in arg_nodes for n in names_in(a)), "factory", self.block))
+                self._record_instantiation(target, name[3:] or None, arg_nodes, "factory")
 
     def visit_range_clause(self, node: Node, scope: Scope):
         left = node.child_by_field_name("left")
@@ -288,36 +278,11 @@ class GoExtractor(Extractor):
             self.facts.constructs["for_condition"] += 1
         return None
 
-    def visit_if_statement(self, node: Node, scope: Scope):
-        self.facts.constructs["if"] += 1
-
-    def visit_expression_switch_statement(self, node: Node, scope: Scope):
-        self.facts.constructs["switch"] += 1
-
     def visit_type_switch_statement(self, node: Node, scope: Scope):
-        self.facts.constructs["switch"] += 1
         alias = node.child_by_field_name("alias")
         for n in (alias.named_children if alias is not None else []):
             if n.type == "identifier":
                 self._variable(text(n), "local", None, None, False, node, scope)
-
-    def visit_select_statement(self, node: Node, scope: Scope):
-        self.facts.constructs["select"] += 1
-
-    def visit_slice_type(self, node: Node, scope: Scope):
-        self.facts.constructs["slice"] += 1
-
-    def visit_map_type(self, node: Node, scope: Scope):
-        self.facts.constructs["map"] += 1
-
-    def visit_array_type(self, node: Node, scope: Scope):
-        self.facts.constructs["array"] += 1
-
-    def visit_channel_type(self, node: Node, scope: Scope):
-        self.facts.constructs["channel"] += 1
-
-    def visit_struct_type(self, node: Node, scope: Scope):
-        self.facts.constructs["struct"] += 1
 
     def visit_call_expression(self, node: Node, scope: Scope):
         fn = node.child_by_field_name("function")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
-from .facts import Call, Function, Import, Instantiation, Param, TypeDecl, Variable
+from .facts import Call, Function, Import, Param, TypeDecl, Variable
 from .syntax import SKIP, Extractor, Scope, text
 
 LITERALS = {
@@ -45,21 +45,16 @@ def kind_of(node: Node | None) -> str | None:
     return LITERALS.get(node.type)
 
 
-def names_in(node: Node) -> list[str]:
-    out, stack = [], [node]
-    while stack:
-        n = stack.pop()
-        if n.type == "identifier":
-            out.append(text(n))
-        elif n.type not in ("string_literal", "text_block", "line_comment", "block_comment"):
-            stack.extend(reversed(n.children))
-    return out
-
-
 class JavaExtractor(Extractor):
     language = "java"
     OPAQUE_TYPES = frozenset({"string_literal", "text_block", "character_literal"})
     COMMENT_TYPES = frozenset({"line_comment", "block_comment"})
+    CONSTRUCTS = {
+        "for_statement": ("for",), "enhanced_for_statement": ("foreach",), "while_statement": ("while",),
+        "do_statement": ("do_while",), "if_statement": ("if",), "ternary_expression": ("ternary",),
+        "switch_expression": ("switch",), "switch_statement": ("switch",), "lambda_expression": ("lambda",),
+        "array_type": ("array",), "array_creation_expression": ("array",), "array_initializer": ("array",),
+    }
 
     def __init__(self, code: str, block: int):
         super().__init__(code, block)
@@ -217,18 +212,15 @@ class JavaExtractor(Extractor):
     def _instantiation(self, target: str, creation: Node) -> None:
         args = creation.child_by_field_name("arguments")
         arg_nodes = args.named_children if args is not None else []
-        names = [n for a in arg_nodes for n in names_in(a)]
-        self.facts.instantiations.append(Instantiation(
-            target, base_name(creation.child_by_field_name("type")) or None, tuple(text(a) for a in arg_nodes),
-            tuple(names), "construct", self.block))
+        self._record_instantiation(target, base_name(creation.child_by_field_name("type")) or None, arg_nodes,
+                                   "construct")
 
     def _factory(self, target: str, call: Node) -> None:
         obj = call.child_by_field_name("object")
         args = call.child_by_field_name("arguments")
         arg_nodes = args.named_children if args is not None else []
-        self.facts.instantiations.append(Instantiation(
-            target, text(obj).rsplit(".", 1)[-1] if obj is not None else None, tuple(text(a) for a in arg_nodes),
-            tuple(n for a in arg_nodes for n in names_in(a)), "factory", self.block))
+        self._record_instantiation(target, text(obj).rsplit(".", 1)[-1] if obj is not None else None, arg_nodes,
+                                   "factory")
 
     def visit_assignment_expression(self, node: Node, scope: Scope):
         left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
@@ -238,7 +230,6 @@ class JavaExtractor(Extractor):
         return None
 
     def visit_enhanced_for_statement(self, node: Node, scope: Scope):
-        self.facts.constructs["foreach"] += 1
         words, _ = self._modifiers(node)
         self._variable(text(node.child_by_field_name("name")), "loop", text(node.child_by_field_name("type")), None,
                        words, node, scope)
@@ -265,28 +256,7 @@ class JavaExtractor(Extractor):
         return None
 
     # --- control flow, calls --------------------------------------------------------------------------------
-    def visit_for_statement(self, node: Node, scope: Scope):
-        self.facts.constructs["for"] += 1
-
-    def visit_while_statement(self, node: Node, scope: Scope):
-        self.facts.constructs["while"] += 1
-
-    def visit_do_statement(self, node: Node, scope: Scope):
-        self.facts.constructs["do_while"] += 1
-
-    def visit_if_statement(self, node: Node, scope: Scope):
-        self.facts.constructs["if"] += 1
-
-    def visit_ternary_expression(self, node: Node, scope: Scope):
-        self.facts.constructs["ternary"] += 1
-
-    def visit_switch_expression(self, node: Node, scope: Scope):
-        self.facts.constructs["switch"] += 1
-
-    visit_switch_statement = visit_switch_expression
-
     def visit_lambda_expression(self, node: Node, scope: Scope):
-        self.facts.constructs["lambda"] += 1
         params = node.child_by_field_name("parameters")
         if params is not None and params.type == "identifier":
             self._variable(text(params), "param", None, None, None, node, scope)
@@ -297,15 +267,6 @@ class JavaExtractor(Extractor):
         elif params is not None:
             for p in self._params(params):
                 self._variable(p.name, "param", p.type, None, None, node, scope)
-
-    def visit_array_type(self, node: Node, scope: Scope):
-        self.facts.constructs["array"] += 1
-
-    def visit_array_creation_expression(self, node: Node, scope: Scope):
-        self.facts.constructs["array"] += 1
-
-    def visit_array_initializer(self, node: Node, scope: Scope):
-        self.facts.constructs["array"] += 1
 
     def visit_method_invocation(self, node: Node, scope: Scope):
         obj = node.child_by_field_name("object")

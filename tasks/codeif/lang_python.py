@@ -6,7 +6,7 @@ import re
 
 from tree_sitter import Node
 
-from .facts import Call, Function, Import, Instantiation, Param, TypeDecl, Variable
+from .facts import Call, Function, Import, Param, TypeDecl, Variable
 from .syntax import SKIP, Extractor, Scope, text
 
 LITERALS = {
@@ -62,20 +62,17 @@ def _is_stub(body: Node | None) -> bool:
     return True
 
 
-def identifiers_in(node: Node) -> list[str]:
-    out, stack = [], [node]
-    while stack:
-        n = stack.pop()
-        if n.type == "identifier":
-            out.append(text(n))
-        elif n.type not in ("string", "comment"):
-            stack.extend(reversed(n.children))
-    return out
-
-
 class PythonExtractor(Extractor):
     language = "python"
     OPAQUE_TYPES = frozenset({"string", "concatenated_string"})
+    CONSTRUCTS = {
+        "for_statement": ("for",), "while_statement": ("while",), "if_statement": ("if",),
+        "conditional_expression": ("ternary",), "match_statement": ("match",), "lambda": ("lambda",),
+        "list_comprehension": ("comprehension", "list"), "dictionary_comprehension": ("comprehension", "dict"),
+        "set_comprehension": ("comprehension", "set"), "generator_expression": ("comprehension",),
+        "list": ("list",), "dictionary": ("dict",), "set": ("set",), "tuple": ("tuple",),
+        "expression_list": ("implicit_tuple",),  # `return a, b`, `x = a, b`: a tuple, unwritten
+    }
 
     def __init__(self, code: str, block: int):
         super().__init__(code, block)
@@ -278,10 +275,9 @@ class PythonExtractor(Extractor):
         for arg in arg_nodes:
             if arg.type == "keyword_argument":
                 names.append(text(arg.child_by_field_name("name")))
-            names += identifiers_in(arg)
+            names += self.names_in(arg)
         form = "construct" if fn is not None and fn.type == "identifier" else "factory"
-        self.facts.instantiations.append(Instantiation(
-            target, last_name(fn) or None, tuple(text(a) for a in arg_nodes), tuple(names), form, self.block))
+        self._record_instantiation(target, last_name(fn) or None, arg_nodes, form, names)
 
     def visit_named_expression(self, node: Node, scope: Scope):
         name = node.child_by_field_name("name")
@@ -294,7 +290,6 @@ class PythonExtractor(Extractor):
         return SKIP
 
     def visit_for_statement(self, node: Node, scope: Scope):
-        self.facts.constructs["for"] += 1
         left = node.child_by_field_name("left")
         if left is not None:
             self._targets(left, scope, None, None, node, "loop")
@@ -324,54 +319,13 @@ class PythonExtractor(Extractor):
         return None
 
     # --- control flow, data structures, calls -------------------------------------------------------------
-    def visit_while_statement(self, node: Node, scope: Scope):
-        self.facts.constructs["while"] += 1
-
     def visit_if_statement(self, node: Node, scope: Scope):
-        self.facts.constructs["if"] += 1
         condition = node.child_by_field_name("condition")
         if scope.kind == "module" and condition is not None and _MAIN_GUARD.match(" ".join(text(condition).split())):
             return scope.but(main_guard=True)
         return None
 
-    def visit_conditional_expression(self, node: Node, scope: Scope):
-        self.facts.constructs["ternary"] += 1
-
-    def visit_match_statement(self, node: Node, scope: Scope):
-        self.facts.constructs["match"] += 1
-
-    def visit_list_comprehension(self, node: Node, scope: Scope):
-        self.facts.constructs["comprehension"] += 1
-        self.facts.constructs["list"] += 1
-
-    def visit_dictionary_comprehension(self, node: Node, scope: Scope):
-        self.facts.constructs["comprehension"] += 1
-        self.facts.constructs["dict"] += 1
-
-    def visit_set_comprehension(self, node: Node, scope: Scope):
-        self.facts.constructs["comprehension"] += 1
-        self.facts.constructs["set"] += 1
-
-    def visit_generator_expression(self, node: Node, scope: Scope):
-        self.facts.constructs["comprehension"] += 1
-
-    def visit_list(self, node: Node, scope: Scope):
-        self.facts.constructs["list"] += 1
-
-    def visit_dictionary(self, node: Node, scope: Scope):
-        self.facts.constructs["dict"] += 1
-
-    def visit_set(self, node: Node, scope: Scope):
-        self.facts.constructs["set"] += 1
-
-    def visit_tuple(self, node: Node, scope: Scope):
-        self.facts.constructs["tuple"] += 1
-
-    def visit_expression_list(self, node: Node, scope: Scope):  # `return a, b`, `x = a, b`: a tuple, unwritten
-        self.facts.constructs["implicit_tuple"] += 1
-
     def visit_lambda(self, node: Node, scope: Scope):
-        self.facts.constructs["lambda"] += 1
         for p in self._params(node.child_by_field_name("parameters"), False):
             self._variable(p.name, scope, "param", p.type, None, node)
 

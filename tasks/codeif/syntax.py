@@ -6,7 +6,8 @@ per thread (a tree-sitter parser is not safe to share), languages are loaded onc
 
 `Extractor` walks one block's tree once for its tokens (keywords and names, strings and comments left out,
 and which lines hold code) and once for its structure, calling `visit_<node type>` methods that each language
-defines; a visitor returns the scope its children are seen in, or `SKIP` to leave them unvisited.
+defines (and counting the constructs of its `CONSTRUCTS` table); a visitor returns the scope its children are seen
+in, or `SKIP` to leave them unvisited.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, Callable
 
 from tree_sitter import Language, Node, Parser
 
-from .facts import CodeFacts
+from .facts import CodeFacts, Instantiation
 
 GRAMMARS = {"python": "tree_sitter_python", "java": "tree_sitter_java", "cpp": "tree_sitter_cpp",
             "go": "tree_sitter_go", "c": "tree_sitter_cpp"}  # C is read with the C++ grammar
@@ -92,6 +93,10 @@ class Extractor:
     # Node types whose text is data, not code: their insides give neither keywords nor names.
     OPAQUE_TYPES: frozenset[str] = frozenset()
     COMMENT_TYPES: frozenset[str] = frozenset({"comment"})
+    # Node types that are a construct the checkers count (a loop, a lambda, a list literal): type -> the counts.
+    CONSTRUCTS: dict[str, tuple[str, ...]] = {}
+    # Leaf node types that `names_in` reads as names in an argument.
+    ARGUMENT_NAME_TYPES: frozenset[str] = frozenset({"identifier"})
 
     def __init__(self, code: str, block: int):
         self.code = code
@@ -146,10 +151,14 @@ class Extractor:
         return sum(1 for r in rows if r in self.code_rows)
 
     # --- structure ------------------------------------------------------------------------------------------
-    def _structure(self, root: Node) -> None:
-        stack: list[tuple[Node, Scope]] = [(root, Scope())]
+    def _structure(self, root: Node, scope: Scope | None = None) -> None:
+        """Walk a subtree: the whole tree in the module's scope, or a part of it in a given one (C's typedef'd
+        anonymous struct)."""
+        stack: list[tuple[Node, Scope]] = [(root, scope or Scope())]
         while stack:
             node, scope = stack.pop()
+            for construct in self.CONSTRUCTS.get(node.type, ()):
+                self.facts.constructs[construct] += 1
             visitor: Callable[[Node, Scope], Any] | None = getattr(self, "visit_" + node.type, None)
             inner = scope
             if visitor is not None:
@@ -162,4 +171,24 @@ class Extractor:
 
     def lines_of(self, node: Node) -> int:
         return node.end_point[0] - node.start_point[0] + 1
+
+    def names_in(self, node: Node) -> list[str]:
+        """The identifiers written in an expression (an argument), its strings and comments left out."""
+        out, stack = [], [node]
+        while stack:
+            n = stack.pop()
+            if n.type in self.ARGUMENT_NAME_TYPES:
+                out.append(text(n))
+            elif n.type not in self.OPAQUE_TYPES and n.type not in self.COMMENT_TYPES:
+                stack.extend(reversed(n.children))
+        return out
+
+    def _record_instantiation(self, target: str, class_name: str | None, arg_nodes: list[Node], form: str,
+                              arg_names: list[str] | None = None) -> None:
+        """Record an object made and bound to `target`; `arg_names` where the language reads more from its
+        arguments than the names in them (Python's keyword names)."""
+        self.facts.instantiations.append(Instantiation(
+            target, class_name, tuple(text(a) for a in arg_nodes),
+            tuple(arg_names if arg_names is not None else (n for a in arg_nodes for n in self.names_in(a))), form,
+            self.block))
 
