@@ -183,10 +183,9 @@ class SweBenchLive(Task):
             return Verdict(Status.UNGRADABLE, 0.0, {"reason": "no FAIL_TO_PASS tests (derive them with `harness "
                                                               "validate --task swebench-live`)"})
         timeout = float(self._arg("test_timeout"))
-        tests = list(dict.fromkeys(inst.fail_to_pass + inst.pass_to_pass))
         try:
             with self._images().use(inst) as image:
-                outcome = run_instance(image, inst, answer.value, tests=tests, timeout_s=timeout,
+                outcome = run_instance(image, inst, answer.value, tests=inst.listed_tests, timeout_s=timeout,
                                        limits=self.limits(), live=self.live)
         except SandboxError as exc:
             return Verdict(Status.INFRA, 0.0, {"reason": f"{type(exc).__name__}: {exc}"})
@@ -234,7 +233,7 @@ def verdict_of(out: Outcome, inst: data.Instance, patch: str, timeout_s: float) 
     """The grading rule: exit 0 resolves, unless the run's own per-test results contradict it (a requested test
     failed or did not report, a FAIL_TO_PASS test skipped): then it is a fail, flagged as a disagreement. A nonzero
     exit is a fail whatever the per-test results say (flagged when they all passed)."""
-    requested = list(dict.fromkeys(inst.fail_to_pass + inst.pass_to_pass))
+    requested = inst.listed_tests
     details: dict[str, Any] = {"apply_method": out.apply_method, "exit_code": out.exit_code,
                                "empty_patch": not patch.strip(), "image_id": out.image_id,
                                "phases": {k: round(v, 3) for k, v in out.phases.items()}}
@@ -266,20 +265,18 @@ def verdict_of(out: Outcome, inst: data.Instance, patch: str, timeout_s: float) 
     if out.selection == "all":  # not pytest: no junit report, and its log need not name tests at all
         missing = []
     if resolved and (failed or missing or skipped_f2p):
-        details["disagreement"] = "the tests exited 0 but " + ", ".join(part for part in (
-            f"{len(failed)} requested test(s) failed" if failed else "",
-            f"{len(missing)} requested test(s) did not report" if missing else "",
-            f"{len(skipped_f2p)} FAIL_TO_PASS test(s) were skipped" if skipped_f2p else "") if part)
-    elif not resolved and requested and all(out.tests.get(t) == "passed" for t in requested):
-        details["disagreement"] = f"every requested test passed but the tests exited {out.exit_code}"
-    if resolved and "disagreement" in details:
         # exit 0 from a run whose own report shows a requested test failed, missing or a FAIL_TO_PASS test skipped:
         # not resolved (the patch's code runs inside that process and can choose its status; SWE-bench counts
         # each of these as a failure too)
-        details["reason"] = details["disagreement"]
+        details["disagreement"] = details["reason"] = "the tests exited 0 but " + ", ".join(part for part in (
+            f"{len(failed)} requested test(s) failed" if failed else "",
+            f"{len(missing)} requested test(s) did not report" if missing else "",
+            f"{len(skipped_f2p)} FAIL_TO_PASS test(s) were skipped" if skipped_f2p else "") if part)
         return Verdict(Status.FAIL, 0.0, details)
     if resolved:
         return Verdict(Status.PASS, 1.0, details)
+    if requested and all(out.tests.get(t) == "passed" for t in requested):
+        details["disagreement"] = f"every requested test passed but the tests exited {out.exit_code}"
     details["reason"] = f"the tests exited {out.exit_code}"
     return Verdict(Status.FAIL, 0.0, details)
 

@@ -17,7 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.sandbox.errors import ImageBuildError
+
 from .data import Instance
+from .images import source_kind
 from .patches import inside_repo, touched_files
 
 MAX_FILE_BYTES = 256 << 10  # a file over this is shown up to it, and said to be cut
@@ -96,14 +99,17 @@ def _decoded(path: str, data: bytes) -> ContextFile:
 
 # ------------------------------------------------------------------------------------------------ sources
 def _from_source(recipe: Any) -> Callable[[str], bytes]:
+    """A reader of the source as the image build takes it (images.source_kind)."""
     source = Path(recipe.source)
-    if source.is_dir() and ((source / ".git").exists() or (source / "objects").is_dir()):
+    try:
+        kind = source_kind(source)
+    except ImageBuildError as exc:
+        raise _Missing(f"the recipe's {exc}") from None
+    if kind == "clone":
         return _GitReader(source, recipe.base_commit)
-    if source.is_dir():
+    if kind == "tree":
         return _TreeReader(source)
-    if source.is_file():
-        return _TarReader(source)
-    raise _Missing(f"the recipe's source {source} does not exist")
+    return _TarReader(source)
 
 
 class _GitReader:

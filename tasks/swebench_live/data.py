@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.task import TaskError, file_sha256
+from harness.task import TaskError, file_sha256, jsonl_rows
 from harness.types import Sample
 
 HUB_DATASET = "SWE-bench-Live/SWE-bench-Live"
@@ -56,6 +56,11 @@ class Instance:
     log_parser: str = "pytest"
     image: str | None = None  # the row's `docker_image`, where it has one
     extra: Mapping[str, Any] = field(default_factory=dict)  # every other field of the row
+
+    @property
+    def listed_tests(self) -> list[str]:
+        """FAIL_TO_PASS then PASS_TO_PASS, each once: the tests a grade runs and its verdict reads."""
+        return list(dict.fromkeys(self.fail_to_pass + self.pass_to_pass))
 
 
 @dataclass(frozen=True)
@@ -111,16 +116,8 @@ def _hub(ref: str, split: str) -> DataSet:
     return DataSet(f"{ref} ({split})", digest, rows)
 
 
-def _jsonl(path: Path) -> Iterator[tuple[str, dict]]:
-    with _open(path) as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{path}, line {n}"
-            try:
-                yield where, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise TaskError(f"swebench-live: {where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+def _jsonl(path: Path) -> Iterator[tuple[str, Any]]:
+    return jsonl_rows(path, "swebench-live")
 
 
 def _json_list(path: Path) -> Iterator[tuple[str, dict]]:

@@ -263,7 +263,7 @@ _VALUE_OPTIONS = frozenset({
     "--ignore", "--ignore-glob", "--confcutdir", "--junitxml", "--junit-xml", "--junit-prefix", "--durations",
     "--timeout", "--cov", "--cov-report", "--cov-config", "--dist", "--numprocesses", "--log-level",
     "--log-file", "--capture", "--import-mode", "--override-ini", "--reruns", "--randomly-seed", "--color",
-    "--show-capture", "--pythonwarnings", "--dist", "--tx", "--django-settings-module", "--ds", "--ds-settings"})
+    "--show-capture", "--pythonwarnings", "--tx", "--django-settings-module", "--ds", "--ds-settings"})
 HARNESS_PYTEST_ARGS = f"-p no:cacheprovider -rA -o junit_family=xunit1 --junitxml={JUNIT}"
 
 

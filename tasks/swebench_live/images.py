@@ -176,7 +176,8 @@ def recipe_for(instance_id: str, *, recipes_dir: Path | None = None, repos_dir: 
     return recipe
 
 
-def _source_kind(source: Path) -> str:
+def source_kind(source: Path) -> str:
+    """"clone", "tree" or "tarball": what a recipe's source is (ImageBuildError: none of them)."""
     if source.is_dir():
         bare = (source / "HEAD").is_file() and (source / "objects").is_dir()
         return "clone" if (source / ".git").exists() or bare else "tree"
@@ -213,7 +214,7 @@ def _tree_sha256(root: Path) -> str:
 
 
 def _source_identity(recipe: Recipe) -> str:
-    kind = _source_kind(recipe.source)
+    kind = source_kind(recipe.source)
     if kind == "clone":
         return f"commit:{_clone_commit(recipe)}"  # git archive of base_commit: the commit is the tree
     if kind == "tarball":
@@ -311,7 +312,7 @@ def _extract_tar(stream: Any, dest: Path, *, mode: str, what: str, strip: bool) 
 
 def _stage_source(recipe: Recipe, dest: Path) -> None:
     """The repository's tree at base_commit, in dest (no .git: the image makes its own one-commit repository)."""
-    kind = _source_kind(recipe.source)
+    kind = source_kind(recipe.source)
     dest.mkdir()
     if kind == "clone":
         commit = _clone_commit(recipe)
