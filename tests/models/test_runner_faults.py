@@ -105,17 +105,38 @@ def test_a_hanging_endpoint_is_reported_while_it_hangs(server, tmp_path, capfd, 
 
 
 def test_the_same_command_twice_at_once_asks_each_prompt_once(server, tmp_path):
-    server.fallback = lambda hit: server.Reply(200, server.chat_body("0"), delay=0.05)
+    # The server holds every answer until the second command says it waits, so the first cannot finish before
+    # the second starts, however slowly the machine starts Python.
+    gate = threading.Event()
+
+    def held(hit):
+        gate.wait(60)
+        return server.Reply(200, server.chat_body("0"), delay=0.01)
+
+    server.fallback = held
     store = tmp_path / "s.sqlite"
     args = ("--model", "openai:fake", "--base-url", server.url + "/v1", "--concurrency", "2", "--limit", "40")
     first = start(store, *args)
     wait_for(lambda: len(server.hits) >= 2)
     second = start(store, *args)
-    out2, err2 = second.communicate(timeout=120)
+    lines: list[str] = []
+
+    def read_second():
+        for line in second.stderr:
+            lines.append(line)
+            if "waiting for it to finish" in line:
+                gate.set()
+
+    reader = threading.Thread(target=read_second, daemon=True)
+    reader.start()
+    wait_for(gate.is_set, timeout=60)
+    second.wait(timeout=120)
+    reader.join(timeout=10)
     out1, err1 = first.communicate(timeout=120)
+    err2 = "".join(lines)
     assert first.returncode == 0 and second.returncode == 0, err1 + err2
     assert len(server.hits) == 40
-    assert "waiting for it to finish" in err2 and "40 attempts were already done" in err2
+    assert "40 attempts were already done" in err2
 
 
 def test_response_facts_belong_to_the_response_not_the_shared_verdict(server, tmp_path, monkeypatch):
