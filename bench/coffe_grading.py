@@ -19,7 +19,9 @@ import argparse
 import json
 import re
 import statistics
+import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -98,11 +100,22 @@ def counting_worker(task, sample) -> dict:
             "slowdown": round(walls["cachegrind"] / walls["native"], 1)}
 
 
-def oracle_run(task, samples, workers: int) -> tuple[float, list]:
-    def one(s):
-        return task.grade(s, task.extract(s, task.reference_response(s)))
-
+def oracle_run(task, samples, workers: int, label: str) -> tuple[float, list]:
+    """Grade every sample's reference as its answer; a line on stderr every 20 problems (a full run takes long)."""
+    done = 0
+    lock = threading.Lock()
     t0 = time.perf_counter()
+
+    def one(s):
+        nonlocal done
+        verdict = task.grade(s, task.extract(s, task.reference_response(s)))
+        with lock:
+            done += 1
+            if done % 20 == 0 or done == len(samples):
+                print(f"{label}: {done}/{len(samples)} graded, {time.perf_counter() - t0:.0f} s", file=sys.stderr,
+                      flush=True)
+        return verdict
+
     with ThreadPoolExecutor(workers) as ex:
         verdicts = list(ex.map(one, samples))
     return time.perf_counter() - t0, verdicts
@@ -145,8 +158,8 @@ def main() -> None:
             raw = modes[name]
             t, c = opened(cache / name, args.workers, **raw)
             try:
-                cold, verdicts = oracle_run(t, samples, args.workers)
-                warm, again = oracle_run(t, samples, args.workers)
+                cold, verdicts = oracle_run(t, samples, args.workers, f"{name} cold")
+                warm, again = oracle_run(t, samples, args.workers, f"{name} warm")
             finally:
                 t.close()
                 c.close()

@@ -18,7 +18,8 @@ from .metrics import paired_comparison
 from .report import as_json, as_table, per_sample_scores, summarize
 from .distributed.settings import ExecutorError
 from .runner import RunConfig, RunConflict, Runner
-from .selection import window_options
+from .cli_options import opt, pairs as _pairs
+from .selection import check_selection, window_options
 from .store import Store, StoreError
 from .task import LoadOptions, TaskError, load_template
 from .types import GenParams
@@ -26,9 +27,6 @@ from .types import GenParams
 EXIT_INTERRUPTED = 130
 EXIT_INCOMPLETE = 3
 
-def opt(*decls, env: str, **kwargs):
-    """A click option that can also come from the environment variable `env`."""
-    return click.option(*decls, envvar=env, show_envvar=True, **kwargs)
 
 class HarnessError(click.ClickException):
     """One clear line, with a hint, and exit code 1."""
@@ -120,16 +118,6 @@ def _gen_params(temperature, top_p, max_tokens, stop, seed, model_arg) -> GenPar
                      extra=tuple(sorted(_pairs(model_arg, "--model-arg").items())))
 
 
-def _pairs(items, what: str) -> dict[str, str]:
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint=what)
-        out[key] = value
-    return out
-
-
 def execute_run(store: Store, task_ref: str, model: str, params: GenParams, options: LoadOptions,
                 samples: int = 1, prompt_template: Path | None = None, run_name: str | None = None,
                 fresh: bool = False, base_url: str | None = None, concurrency: int | None = None,
@@ -139,11 +127,8 @@ def execute_run(store: Store, task_ref: str, model: str, params: GenParams, opti
                 executor_args: dict[str, str] | None = None) -> tuple[Runner, object]:
     ray = _ray_executor(executor, address, executor_args)
     task = get_task(task_ref)
-    task.split_or_default(options.split)
+    check_selection(task, options)
     options.args = task.parse_args(task_args or {})
-    if options.subset and options.subset not in task.subsets:
-        have = ", ".join(f"{k} ({v} samples)" for k, v in task.subsets.items()) or "none"
-        raise TaskError(f"task {task.name!r} has no subset {options.subset!r}; its subsets: {have}")
     why = task.unavailable() if ray is None else None  # on a cluster each sandbox node checks for itself
     if why:
         raise TaskError(f"task {task.name!r} cannot run here: {why}")

@@ -30,6 +30,10 @@ CREATE TABLE IF NOT EXISTS derived (
 """
 
 
+_shared: dict[Path, "DerivedCache"] = {}
+_shared_lock = threading.Lock()
+
+
 class DerivedCache:
     """Thread-safe (a connection per thread) and safe across processes (SQLite locking, WAL)."""
 
@@ -48,6 +52,15 @@ class DerivedCache:
             conn.execute("PRAGMA journal_mode=WAL")
             self._local.conn = conn
         return conn
+
+    @classmethod
+    def shared(cls) -> "DerivedCache":
+        """One instance per cache file for the whole process (HARNESS_CACHE_DIR may change, as tests do)."""
+        path = cache_dir() / "derived.sqlite"
+        with _shared_lock:
+            if path not in _shared:
+                _shared[path] = cls(path)
+            return _shared[path]
 
     def view(self, task: str, kind: str, code: str, image: str) -> "DerivedCache.View":
         return DerivedCache.View(self, stable_hash("derived", task, kind, code, image))

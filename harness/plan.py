@@ -14,13 +14,9 @@ import json
 import click
 
 from .registry import get_task
-from .selection import select_samples, window_options
+from .cli_options import opt, pairs
+from .selection import check_selection, select_samples, window_options
 from .task import LoadOptions, TaskError
-
-
-def _opt(*decls, env: str, **kwargs):
-    """An option that can also come from the environment variable `env` (as harness.cli's `opt`)."""
-    return click.option(*decls, envvar=env, show_envvar=True, **kwargs)
 
 
 def _size(n: int | None) -> str:
@@ -55,29 +51,26 @@ def as_table(plan: dict) -> str:
 
 
 @click.command("plan")
-@_opt("--task", "-t", "task_ref", env="HARNESS_TASK", required=True,
+@opt("--task", "-t", "task_ref", env="HARNESS_TASK", required=True,
       help="Task name (see `harness list`), an installed plug-in, or a task folder's path.")
-@_opt("--data", env="HARNESS_DATA", help="Local data file or folder, or hf:<repo id>[@revision].")
-@_opt("--split", env="HARNESS_SPLIT", help="Task split or variant (default: the task's own).")
-@_opt("--subset", env="HARNESS_SUBSET", help="A named small subset of the task.")
-@_opt("--limit", env="HARNESS_LIMIT", type=click.IntRange(min=1), help="Only the first N samples.")
-@_opt("--task-arg", "-T", env="HARNESS_TASK_ARG", multiple=True, help="Task option KEY=VALUE (repeatable).")
+@opt("--data", env="HARNESS_DATA", help="Local data file or folder, or hf:<repo id>[@revision].")
+@opt("--split", env="HARNESS_SPLIT", help="Task split or variant (default: the task's own).")
+@opt("--subset", env="HARNESS_SUBSET", help="A named small subset of the task.")
+@opt("--limit", env="HARNESS_LIMIT", type=click.IntRange(min=1), help="Only the first N samples.")
+@opt("--task-arg", "-T", env="HARNESS_TASK_ARG", multiple=True, help="Task option KEY=VALUE (repeatable).")
 @window_options
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def plan(task_ref, data, split, subset, limit, task_arg, since, until, fmt) -> None:
     """Say what a run of TASK will pull or build (per sample image), the disk it needs, and whether that fits
     the disk budget; nothing is pulled or built."""
-    from .cli import _pairs  # (imported here: harness.cli imports this module)
     from .sandbox.errors import SandboxError
 
-    pairs = _pairs(task_arg, "--task-arg")
+    task_args = pairs(task_arg, "--task-arg")
     try:
         task = get_task(task_ref)
-        task.split_or_default(split)
-        if subset and subset not in task.subsets:
-            raise TaskError(f"task {task.name!r} has no subset {subset!r}")
-        options = LoadOptions(split=split, data=data, limit=limit, subset=subset, since=since, until=until,
-                              args=task.parse_args(pairs))
+        options = LoadOptions(split=split, data=data, limit=limit, subset=subset, since=since, until=until)
+        check_selection(task, options)
+        options.args = task.parse_args(task_args)
         planner = getattr(task, "plan", None)
         if planner is None:
             image = f"the image {task.grader_image} (`harness images build` makes it)" if task.grader_image \

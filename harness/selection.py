@@ -93,14 +93,26 @@ def as_instant(raw: object) -> dt.datetime:
     return _start(parse_bound(str(raw)))
 
 
+def check_selection(task: Task, opts: LoadOptions) -> None:
+    """TaskError, before anything is loaded, for a split or subset the task does not have or a bad window."""
+    task.split_or_default(opts.split)
+    if opts.subset and opts.subset not in task.subsets:
+        have = ", ".join(f"{k} ({v} samples)" for k, v in task.subsets.items()) or "none"
+        raise TaskError(f"task {task.name!r} has no subset {opts.subset!r}; its subsets: {have}")
+    try:
+        check_window(opts.since, opts.until)
+    except ValueError as exc:
+        raise TaskError(str(exc)) from None
+
+
 def select_samples(task: Task, opts: LoadOptions) -> Iterator[Sample]:
     """The samples a command works on, in the data's order: window, then subset, then limit."""
-    samples = in_window(task.samples(opts), opts.since, opts.until, task.name)
-    if opts.subset:
+    samples: Iterable[Sample] = in_window(task.samples(opts), opts.since, opts.until, task.name)
+    if opts.subset:  # the subset is chosen among all the samples in the window: read them once, keep them
         stratum = task.metadata_keys[0] if task.metadata_keys else None
-        chosen = choose(in_window(task.samples(opts), opts.since, opts.until, task.name),
-                        task.subsets[opts.subset], stratum)
-        samples = (s for s in samples if s.id in chosen)
+        every = list(samples)
+        chosen = choose(every, task.subsets[opts.subset], stratum)
+        samples = (s for s in every if s.id in chosen)
     return islice(samples, opts.limit)
 
 

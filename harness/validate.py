@@ -6,7 +6,7 @@ FAIL_TO_PASS / PASS_TO_PASS lists are derived where the data has none. The task 
 derived cache, harness/derived.py), where its samples and metrics find it; an instance found stored is not run
 again (`--fresh` runs it again). A task without the hook has nothing to validate.
 
-Samples are chosen as `harness run` chooses them (harness/selection.py: --since/--until, --limit) and `--ids`
+Samples are chosen as `harness run` chooses them (harness/selection.py: --since/--until, --subset, --limit) and `--ids`
 keeps only those named. `--grade-workers` samples are validated at once. Ctrl-C stops: what is finished is
 already stored, the containers of the samples in flight are removed, and the same command resumes (exit 130).
 The table (or `--format json`) goes to standard output, progress and totals to standard error; the exit code is
@@ -29,7 +29,8 @@ import click
 
 from .context import TaskContext
 from .registry import get_task
-from .selection import check_window, select_samples, window_options
+from .cli_options import opt, pairs
+from .selection import check_selection, select_samples, window_options
 from .task import LoadOptions, Task, TaskError
 from .types import Sample
 
@@ -142,25 +143,25 @@ def totals_line(rows: list[Validation], of: int) -> str:
 
 # ------------------------------------------------------------------------------------------------ command
 @click.command("validate")
-@click.option("--task", "-t", "task_ref", envvar="HARNESS_TASK", show_envvar=True, required=True,
-              help="Task name, an installed plug-in, or a task folder's path.")
-@click.option("--data", envvar="HARNESS_DATA", show_envvar=True, help="Local data file or folder, or hf:<repo id>.")
-@click.option("--split", envvar="HARNESS_SPLIT", show_envvar=True, help="Task split (default: the task's own).")
-@click.option("--task-arg", "-T", envvar="HARNESS_TASK_ARG", show_envvar=True, multiple=True,
-              help="Task option KEY=VALUE (repeatable), as for `harness run`.")
+@opt("--task", "-t", "task_ref", env="HARNESS_TASK", required=True,
+     help="Task name, an installed plug-in, or a task folder's path.")
+@opt("--data", env="HARNESS_DATA", help="Local data file or folder, or hf:<repo id>.")
+@opt("--split", env="HARNESS_SPLIT", help="Task split (default: the task's own).")
+@opt("--subset", env="HARNESS_SUBSET", help="A named small subset of the task, as for `harness run`.")
+@opt("--task-arg", "-T", env="HARNESS_TASK_ARG", multiple=True,
+     help="Task option KEY=VALUE (repeatable), as for `harness run`.")
 @click.option("--ids", help="Only these sample ids (comma-separated).")
-@click.option("--limit", envvar="HARNESS_LIMIT", show_envvar=True, type=click.IntRange(min=1),
-              help="Only the first N samples.")
+@opt("--limit", env="HARNESS_LIMIT", type=click.IntRange(min=1), help="Only the first N samples.")
 @window_options
-@click.option("--repeats", envvar="HARNESS_VALIDATE_REPEATS", show_envvar=True, type=click.IntRange(min=1),
-              default=3, show_default=True, help="Runs of each reference check (flaky tests show as differing runs).")
-@click.option("--grade-workers", envvar="HARNESS_GRADE_WORKERS", show_envvar=True, type=click.IntRange(min=1),
-              default=2, show_default=True, help="Samples validated at once.")
+@opt("--repeats", env="HARNESS_VALIDATE_REPEATS", type=click.IntRange(min=1), default=3, show_default=True,
+     help="Runs of each reference check (flaky tests show as differing runs).")
+@opt("--grade-workers", env="HARNESS_GRADE_WORKERS", type=click.IntRange(min=1), default=2, show_default=True,
+     help="Samples validated at once.")
 @click.option("--fresh", is_flag=True, help="Validate again samples already validated on this machine.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="What to print on standard output.")
 @click.pass_context
-def validate(ctx, task_ref, data, split, task_arg, ids, limit, since, until, repeats, grade_workers, fresh,
+def validate(ctx, task_ref, data, split, subset, task_arg, ids, limit, since, until, repeats, grade_workers, fresh,
              fmt) -> None:
     """Check a task's references: for SWE-bench-Live, run the gold patch and the empty patch --repeats times per
     instance (deriving FAIL_TO_PASS / PASS_TO_PASS where the data has none) and mark each instance ok, broken or
@@ -173,7 +174,7 @@ def validate(ctx, task_ref, data, split, task_arg, ids, limit, since, until, rep
         click.echo(f"task {task.name} has nothing to validate", err=True)
         return
     try:
-        opts, samples = _chosen(task, data, split, task_arg, ids, limit, since, until)
+        opts, samples = _chosen(task, data, split, subset, task_arg, ids, limit, since, until)
     except TaskError as exc:
         raise click.ClickException(str(exc)) from exc
     stop = threading.Event()
@@ -244,16 +245,11 @@ def validate(ctx, task_ref, data, split, task_arg, ids, limit, since, until, rep
         ctx.exit(EXIT_INFRA)
 
 
-def _chosen(task: Task, data, split, task_arg, ids, limit, since, until) -> tuple[LoadOptions, list[Sample]]:
-    from .cli import _pairs  # here: harness.cli imports this module
-
-    task.split_or_default(split)
-    opts = LoadOptions(split=split, data=data, limit=None if ids else limit, since=since, until=until,
-                       args=task.parse_args(_pairs(task_arg, "--task-arg")))
-    try:
-        check_window(since, until)
-    except ValueError as exc:
-        raise TaskError(str(exc)) from None
+def _chosen(task: Task, data, split, subset, task_arg, ids, limit, since, until) -> tuple[LoadOptions, list[Sample]]:
+    opts = LoadOptions(split=split, data=data, limit=None if ids else limit, subset=subset, since=since,
+                       until=until)
+    check_selection(task, opts)
+    opts.args = task.parse_args(pairs(task_arg, "--task-arg"))
     why = task.unavailable()
     if why:
         raise TaskError(f"task {task.name!r} cannot run here: {why}")

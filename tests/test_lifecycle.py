@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 
+import docker.errors
 import pytest
 
 from harness.sandbox.engine import LABEL, LABEL_OWNER_PID
@@ -98,7 +99,23 @@ def test_ctrl_c_while_samples_run_in_the_sandbox_removes_their_containers(docker
     while time.monotonic() < deadline and len(containers_of(docker_client, proc.pid)) < 3 and proc.poll() is None:
         time.sleep(0.2)
     assert len(containers_of(docker_client, proc.pid)) >= 3  # the pool follows --grade-workers
-    time.sleep(3)  # the samples are now inside their 60 s sleep
+
+    def samples_running() -> int:
+        """Containers in which a sample's check.py runs (each then sleeps its 60 s)."""
+        n = 0
+        for c in containers_of(docker_client, proc.pid):
+            try:
+                n += any("check.py" in " ".join(p) for p in c.top()["Processes"] or [])
+            except docker.errors.APIError:  # not running (yet, or any more)
+                pass
+        return n
+
+    # the samples are inside their 60 s sleep: seen, not assumed after a fixed sleep (on a loaded machine they may
+    # not have started yet)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and samples_running() < 3 and proc.poll() is None:
+        time.sleep(0.2)
+    assert samples_running() == 3, proc.poll()  # one per grade worker
     sent = time.monotonic()
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=90)

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -252,14 +253,29 @@ def test_moving_the_predictions_file_keeps_the_run(cli, tmp_path):
 
 
 def _start_slow_grading(store: Path) -> subprocess.Popen:
-    """A run whose every grade takes 30 s, returned once both graders are inside one."""
-    env = {"ECHO_TASK_SIZE": "20", "ECHO_TASK_DELAY": "30"}
+    """A run whose every grade takes 30 s, returned once both graders are inside one (each grading writes a line
+    to a log as it starts: a fixed sleep after the run appeared could end before, on a loaded machine)."""
+    log = store.with_name("gradings.log")
+    env = {"ECHO_TASK_SIZE": "20", "ECHO_TASK_DELAY": "30", "ECHO_TASK_GRADING_LOG": str(log)}
     proc = _start(store, "--task", ECHO, "--model", "oracle", "--run-name", "slow", env_extra=env)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not (store.exists() and Store(store).get_run("slow")):
-        time.sleep(0.1)
-    time.sleep(1.0)
+    started = lambda: len(log.read_text().splitlines()) if log.exists() else 0  # noqa: E731
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None and started() < 2:
+        time.sleep(0.05)
+    if proc.poll() is not None:
+        raise AssertionError(f"the run ended before its graders started: {proc.communicate()[1]}")
+    assert started() == 2, f"{started()} gradings started within 60 s"
     return proc
+
+
+def _wait_for_status(store: Path, run: str, status: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with closing(sqlite3.connect(store)) as conn:
+            if conn.execute("SELECT status FROM runs WHERE name = ?", (run,)).fetchone() == (status,):
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"run {run} not {status} after {timeout} s")
 
 
 def test_ctrl_c_while_samples_are_being_graded_stops_within_seconds(tmp_path):
@@ -280,7 +296,11 @@ def test_a_second_ctrl_c_cuts_the_wait_short(tmp_path):
     store = tmp_path / "slow.sqlite"
     proc = _start_slow_grading(store)
     proc.send_signal(signal.SIGINT)
-    time.sleep(0.5)
+    # the second Ctrl-C once the first is being handled (after a fixed 0.5 s it could come before, on a loaded
+    # machine): the run is marked interrupted just before the wind-down that a second Ctrl-C cuts short; the short
+    # sleep covers the few lines between the two
+    _wait_for_status(store, "slow", "interrupted")
+    time.sleep(0.1)
     second = time.monotonic()
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)

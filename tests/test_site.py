@@ -394,3 +394,18 @@ def test_the_site_opens_from_disk_and_stays_within_its_size_budget(demo):
         assert not re.search(r'(src|href)="(https?:)?//', html), f"{p} loads something from elsewhere"
         assert 'type="module"' not in html  # ES modules do not load from file://
     assert os.path.getsize(demo.out / "assets" / "site.css") < 20_000
+
+
+def test_a_windowed_run_is_its_own_benchmark_not_ranked_against_the_full_data(tmp_path):
+    from tests.site.demo import DATED
+
+    store = tmp_path / "store.sqlite"
+    run(store, "--task", str(DATED), "--model", "oracle")
+    run(store, "--task", str(DATED), "--model", "oracle", "--since", "2024-01-01")
+    build(store, tmp_path / "site")
+    overview = read_page(tmp_path / "site" / "index.html").tables["overview"]
+    assert overview.headers == ["Model", "dated · default (pass@1)",
+                                "dated · default · created 2024-01-01 to now (pass@1)"]
+    cells = overview.row("oracle")
+    assert cells["dated · default (pass@1)"].sub.startswith("[")  # 24 samples against 12: two intervals
+    assert cells["dated · default (pass@1)"].sub != cells["dated · default · created 2024-01-01 to now (pass@1)"].sub

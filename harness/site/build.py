@@ -180,7 +180,7 @@ class SiteBuilder:
         for run in sorted(self.view.runs, key=lambda r: r.updated, reverse=True):
             grouped.setdefault(run.benchmark, []).append(run)
         out = []
-        for bench in sorted(grouped, key=lambda b: (b.task, b.split, b.subset or "", b.data_sha256)):
+        for bench in sorted(grouped, key=lambda b: (b.task, b.split, b.subset or "", b.window or "", b.data_sha256)):
             runs = grouped[bench]
             board: dict[str, RunView] = {}
             for run in sorted(runs, key=lambda r: (r.status == "complete", r.updated), reverse=True):

@@ -46,14 +46,25 @@ class Benchmark:
     data_sha256: str
     data: str  # the data's description from the record
     subset: str | None = None  # a named subset of the data (`--subset pr`): other samples, another benchmark
+    window: str | None = None  # a created-at window (`--since/--until`): other samples too, `2025-01-01 to now`
 
     @property
     def label(self) -> str:
-        return f"{self.task} · {self.split}" + (f" · subset {self.subset}" if self.subset else "")
+        return (f"{self.task} · {self.split}" + (f" · subset {self.subset}" if self.subset else "")
+                + (f" · created {self.window}" if self.window else ""))
 
     @property
     def anchor(self) -> str:
-        return f"split-{slug(self.split + '-' + (self.subset or '') + '-' + self.data_sha256, 24)}"
+        key = "-".join([self.split, self.subset or "", self.data_sha256] + ([self.window] if self.window else []))
+        return f"split-{slug(key, 24)}"
+
+
+def window_of(task_record: dict[str, Any]) -> str | None:
+    """A run's created-at window as the site names it (`2025-01-01 to 2025-03-31`), or None without one."""
+    window = task_record.get("window") or {}
+    if not window.get("since") and not window.get("until"):
+        return None
+    return f"{window.get('since') or 'any time'} to {window.get('until') or 'now'}"
 
 
 @dataclass(frozen=True)
@@ -246,7 +257,8 @@ def load(path: Path) -> StoreView:
             counts=dict(stored.counts), status_counts=store.status_counts(run.name),
             coverage=Coverage(complete, seen, run.record.get("samples_total")), metrics_computed=stored.computed,
             benchmark=Benchmark(run.task, run.split, str(task_record.get("data_sha256") or ""),
-                                str(task_record.get("data") or ""), (task_record.get("subset") or {}).get("name")),
+                                str(task_record.get("data") or ""), (task_record.get("subset") or {}).get("name"),
+                                window_of(task_record)),
         ))
     return StoreView(path=path, store=store, runs=views, left_out=left_out)
 

@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.derived import DerivedCache
-from harness.paths import cache_dir
 from harness.types import SampleResult, stable_hash
 from harness.validate import Interrupted
 
@@ -88,7 +87,7 @@ class ValidationStore:
     one by instance id."""
 
     def __init__(self, cache: DerivedCache | None = None):
-        self.view = (cache or _default_cache()).view(TASK_NAME, "validation", validation_code(), "")
+        self.view = (cache or DerivedCache.shared()).view(TASK_NAME, "validation", validation_code(), "")
 
     @staticmethod
     def _exact(inst: Instance, fingerprint: str) -> str:
@@ -107,19 +106,6 @@ class ValidationStore:
     def put(self, inst: Instance, record: dict[str, Any]) -> None:
         self.view.put_many({self._exact(inst, record["fingerprint"]): record,
                             self._latest(inst.instance_id): record})
-
-
-_caches: dict[Path, DerivedCache] = {}
-_caches_lock = threading.Lock()
-
-
-def _default_cache() -> DerivedCache:
-    """The machine's derived cache (one per path: HARNESS_CACHE_DIR may change, as tests do)."""
-    path = cache_dir() / "derived.sqlite"
-    with _caches_lock:
-        if path not in _caches:
-            _caches[path] = DerivedCache(path)
-        return _caches[path]
 
 
 def derived_tests(inst: Instance, images: Images | None = None, *,

@@ -260,6 +260,8 @@ def test_closing_the_task_removes_the_container_of_a_grade_in_flight(opened, doc
     import threading
     import time
 
+    import docker.errors
+
     task = new_task()
     ctx = TaskContext(task, grade_workers=1, args=opened.task.ctx.args, log=lambda msg: None)
     task.open(ctx)
@@ -269,10 +271,24 @@ def test_closing_the_task_removes_the_container_of_a_grade_in_flight(opened, doc
     grading = threading.Thread(target=lambda: verdicts.append(task.grade(sample, Answer(patch, patch))))
     grading.start()
     ours = {"label": [f"harness.sandbox.owner_pid={os.getpid()}", "harness.sandbox.kind=swe-instance"]}
-    deadline = time.monotonic() + 30
-    while not docker_client.containers.list(filters=ours) and time.monotonic() < deadline:
+
+    def in_its_tests() -> bool:
+        """The instance's pytest, the hanging test among its ids, is running in our container (not a fixed sleep
+        after the container appeared: on a loaded machine the grade could still be copying files in or applying
+        the patch, where the removal ends it with another reason)."""
+        for box in docker_client.containers.list(filters=ours):
+            try:
+                processes = box.top()["Processes"] or []
+            except docker.errors.APIError:  # not running yet, or gone
+                continue
+            if any(toyrepo.HANG in " ".join(p) for p in processes):
+                return True
+        return False
+
+    deadline = time.monotonic() + 120
+    while not in_its_tests() and time.monotonic() < deadline and grading.is_alive():
         time.sleep(0.1)
-    time.sleep(1.5)  # in the hanging test by now
+    assert in_its_tests(), f"the grade did not reach its tests: {verdicts}"
     task.close()
     ctx.close()
     grading.join(timeout=30)

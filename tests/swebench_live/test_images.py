@@ -350,3 +350,10 @@ def test_plan_command_table_and_json(tmp_path, cli, shared_data, docker_client):
 def test_plan_of_a_task_without_images(cli):
     out = cli("plan", "--task", "tmbench").stdout
     assert "nothing to pull or build" in out
+
+
+def test_plan_refuses_what_a_run_would_refuse(cli):
+    no_subset = cli("plan", "--task", "tmbench", "--subset", "tiny", ok=False)
+    assert no_subset.exit_code == 1 and "has no subset 'tiny'; its subsets:" in no_subset.output
+    backwards = cli("plan", "--task", "tmbench", "--since", "2025-03-01", "--until", "2025-02-01", ok=False)
+    assert backwards.exit_code == 1 and "--since 2025-03-01 is after --until 2025-02-01" in backwards.output

@@ -305,6 +305,11 @@ def test_an_instance_without_an_image_is_infra_not_stored_and_the_window_chooses
     assert validation.ValidationStore().latest("toy__flaky-1") is None
     bad = cli("validate", "--task", "swebench-live", "--data", str(data), "--ids", "toy__nope-1", ok=False)
     assert bad.exit_code == 1 and "--ids: toy__nope-1 not in the data" in bad.output
+    no_subset = cli("validate", "--task", "swebench-live", "--data", str(data), "--subset", "tiny", ok=False)
+    assert no_subset.exit_code == 1 and "has no subset 'tiny'" in no_subset.output
+    backwards = cli("validate", "--task", "swebench-live", "--data", str(data), "--since", "2025-03-01",
+                    "--until", "2025-02-01", ok=False)
+    assert backwards.exit_code == 1 and "the window holds nothing" in backwards.output
 
 
 def test_the_derivation_rule_by_hand():
