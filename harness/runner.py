@@ -296,19 +296,21 @@ class Runner:
                     self._put(q, _END, force=True)
                 self._join(threads)
         except Exception:
-            self.store.set_run_status(self.name, "failed")
-            self._done.set()
-            with _sigint_deferred(self._hurry):
+            with sigint_deferred(self._hurry):
+                self.store.set_run_status(self.name, "failed")
+                self._done.set()
                 self._close_all()
             raise
         except KeyboardInterrupt:
-            self.summary.interrupted = True
-            self.stop.set()
-            self.store.set_run_status(self.name, "interrupted")
-            with _sigint_deferred(self._hurry):  # a second Ctrl-C only cuts the waiting short
+            # deferred before anything else: a second Ctrl-C while the status is written (the store's lock may
+            # be held for seconds) only cuts the waiting short, and the run is still wound down and closed
+            with sigint_deferred(self._hurry):
+                self.summary.interrupted = True
+                self.stop.set()
+                self.store.set_run_status(self.name, "interrupted")
                 self._wind_down(stages)
         self._done.set()
-        with _sigint_deferred(self._hurry):
+        with sigint_deferred(self._hurry):
             self._close_all()
         self.summary.elapsed = time.monotonic() - started
         if self._errors:
@@ -757,7 +759,7 @@ class Runner:
 
 
 @contextmanager
-def _sigint_deferred(hurry: threading.Event) -> Iterator[None]:
+def sigint_deferred(hurry: threading.Event) -> Iterator[None]:
     """While closing or winding down (main thread only): Ctrl-C sets `hurry` instead of raising, so that pools
     are always closed and the run is always left resumable."""
     if threading.current_thread() is not threading.main_thread():

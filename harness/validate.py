@@ -29,6 +29,7 @@ import click
 
 from .context import TaskContext
 from .registry import get_task
+from .runner import sigint_deferred
 from .cli_options import opt, pairs
 from .selection import check_selection, select_samples, window_options
 from .task import LoadOptions, Task, TaskError
@@ -209,14 +210,15 @@ def validate(ctx, task_ref, data, split, subset, task_arg, ids, limit, since, un
             while not finished.wait(timeout=0.2):
                 pass
         except KeyboardInterrupt:
-            interrupted = True
-            stop.set()
-            log("stopping: the samples in flight are abandoned (nothing of theirs is stored)")
-            remove_own_containers()
-            try:
-                finished.wait(timeout=STOP_GRACE_S)
-            except KeyboardInterrupt:
-                pass
+            hurry = threading.Event()
+            with sigint_deferred(hurry):  # a second Ctrl-C cuts the grace short, never the containers' removal
+                interrupted = True
+                stop.set()
+                log("stopping: the samples in flight are abandoned (nothing of theirs is stored)")
+                remove_own_containers()
+                deadline = time.monotonic() + STOP_GRACE_S
+                while not hurry.is_set() and not finished.wait(timeout=0.1) and time.monotonic() < deadline:
+                    pass
     except TaskError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:

@@ -264,7 +264,7 @@ def _start_slow_grading(store: Path) -> subprocess.Popen:
         time.sleep(0.05)
     if proc.poll() is not None:
         raise AssertionError(f"the run ended before its graders started: {proc.communicate()[1]}")
-    assert started() == 2, f"{started()} gradings started within 60 s"
+    assert started() >= 2, f"{started()} gradings started within 60 s"
     return proc
 
 

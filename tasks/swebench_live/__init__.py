@@ -20,7 +20,9 @@ FAIL_TO_PASS and PASS_TO_PASS. The exit code is the verdict:
   infra       Docker or the image failed (retried on the next run)
 
 Per-test results (junit XML, else pytest's -rA lines) are kept in the verdict, and `disagreement` says when they
-contradict the exit code. Options (-T): ids, repo (filters), test_timeout, and the image options of images.py.
+contradict the exit code. The tests run in one process with the patched code, so a patch can hook the runner
+itself (a conftest.py that reports every test passed): `touches_test_runner` names the files of the patch that
+can (conftest.py, pytest.ini, .pth, site customisation, pytest settings), and reports count the resolved ones. Options (-T): ids, repo (filters), test_timeout, and the image options of images.py.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from harness.types import Answer, Prompt, Sample, Status, Verdict
 from . import context_files, data
 from .evaluate import DEFAULT_LIMITS, LiveContainers, Outcome, run_instance
 from .images import IMAGE_OPTIONS, Images, images_from_args
-from .patches import extract_patch
+from .patches import extract_patch, test_runner_files
 
 if TYPE_CHECKING:
     from harness.context import TaskContext
@@ -78,6 +80,7 @@ class SweBenchLive(Task):
     # --- lifecycle ------------------------------------------------------------------------------------
     def open(self, ctx: TaskContext) -> None:
         super().open(ctx)
+        self.live = LiveContainers()  # a task closed before is opened again: a fresh set
         self.limits()  # a bad -T memory_gb / cpus stops the run here, in one line
         self.images = images_from_args(ctx.args, log=ctx.log)
 
@@ -256,6 +259,9 @@ def verdict_of(out: Outcome, inst: data.Instance, patch: str, timeout_s: float) 
                           "skipped": len(skipped), "missing": len(missing)},
                    failed_tests=failed[:FAILED_LISTED], missing_tests=missing[:FAILED_LISTED],
                    fail_to_pass={t: out.tests.get(t, "missing") for t in inst.fail_to_pass[:FAILED_LISTED]})
+    runner_files = test_runner_files(patch)
+    if runner_files:  # the patch's code could decide its own verdict: shown, counted, left to the reader
+        details["touches_test_runner"] = runner_files
     if out.detail:
         details["ending"] = out.detail
     if out.notes:

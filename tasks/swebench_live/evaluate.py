@@ -75,10 +75,17 @@ class LiveContainers:
     def __init__(self) -> None:
         self._boxes: set[InstanceSandbox] = set()
         self._lock = threading.Lock()
+        self._closed = False
 
     def add(self, box: InstanceSandbox) -> None:
+        """Track `box`; once `close_all()` has run, remove it at once instead (its container was being made while
+        the run ended) and raise InfraError."""
         with self._lock:
-            self._boxes.add(box)
+            if not self._closed:
+                self._boxes.add(box)
+                return
+        box.close()
+        raise InfraError("the instance's container was removed as it started (the run ended)")
 
     def discard(self, box: InstanceSandbox) -> None:
         with self._lock:
@@ -86,7 +93,7 @@ class LiveContainers:
 
     def close_all(self) -> int:
         with self._lock:
-            boxes, self._boxes = list(self._boxes), set()
+            boxes, self._boxes, self._closed = list(self._boxes), set(), True
         for box in boxes:
             box.close()
         return len(boxes)

@@ -10,7 +10,9 @@
   `left_out_broken`, `left_out_flaky`, `left_out_not_validated`. SWE-bench-Live advises this denominator, since
   some gold patches do not pass in every environment.
 - counts of what went wrong per attempt: `patch_did_not_apply`, `timed_out`, `empty_patch`, and
-  `disagreements` (the test command's exit code and the per-test results say different things).
+  `disagreements` (the test command's exit code and the per-test results say different things), and
+  `resolved_touching_test_runner` (resolved by a patch that changes conftest.py, pytest's settings or the
+  interpreter's start-up: such a patch could report its own tests passed; read those by hand).
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ ValidationLookup = Callable[[SampleResult], "str | None"]
 
 def aggregate(results: Iterable[SampleResult], validation: ValidationLookup | None = None) -> Metrics:
     rows = []
-    counts = {"patch_did_not_apply": 0, "timed_out": 0, "empty_patch": 0, "disagreements": 0}
+    counts = {"patch_did_not_apply": 0, "timed_out": 0, "empty_patch": 0, "disagreements": 0,
+              "resolved_touching_test_runner": 0}
     left_out = {"broken": 0, "flaky": 0, "not_validated": 0}
     validated = []
     for r in results:
@@ -39,6 +42,8 @@ def aggregate(results: Iterable[SampleResult], validation: ValidationLookup | No
                 counts[kind] += 1
             if v.details.get("disagreement"):
                 counts["disagreements"] += 1
+            if v.status is Status.PASS and v.details.get("touches_test_runner"):
+                counts["resolved_touching_test_runner"] += 1
         row = replace(r, metadata={"repo": r.metadata.get("repo"), "month": month_of(r.metadata.get("created_at"))})
         rows.append(row)
         if not any(v.status is not Status.UNGRADABLE for v in r.verdicts):

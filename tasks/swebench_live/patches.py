@@ -1,4 +1,5 @@
-"""Unified diffs: the patch in a model's response, and the files a patch touches.
+"""Unified diffs: the patch in a model's response, and the files a patch touches (and which of them hook into
+the test runner).
 
 `extract_patch(text)` takes the diff out of a response: the text itself when it is a diff (an agent's
 `model_patch` through replay, the gold patch through the oracle), else the fenced code blocks that hold one
@@ -94,6 +95,43 @@ def touched_files(patch: str) -> tuple[list[str], list[str]]:
 def all_touched(patch: str) -> list[str]:
     before, after = touched_files(patch)
     return before + [p for p in after if p not in before]
+
+
+# Files that change how the test runner itself behaves: a patch that touches one can decide its own verdict
+# (a conftest.py hook that reports every test passed, a .pth file run at interpreter start).
+RUNNER_FILES = ("conftest.py", "pytest.ini", "pytest.py", "sitecustomize.py", "usercustomize.py")
+RUNNER_CONFIG = ("pyproject.toml", "setup.cfg", "tox.ini")  # where the change or its context mentions pytest
+
+
+def test_runner_files(patch: str) -> list[str]:
+    """The files of `patch` that configure or hook into the test runner: conftest.py, pytest.ini, a pytest.py that
+    `python -m pytest` would import, site or user customisation, .pth files, and pyproject.toml / setup.cfg / tox.ini where the change (its lines, its context,
+    its hunk headers) mentions pytest."""
+    found: list[str] = []
+    for chunk in _per_file(patch):
+        for path in all_touched(chunk):
+            name = posixpath.basename(path)
+            body = [ln for ln in chunk.split("\n") if not ln.startswith(("diff --git ", "+++ ", "--- "))]
+            if name in RUNNER_FILES or name.endswith(".pth") or (
+                    name in RUNNER_CONFIG and any("pytest" in ln for ln in body)):
+                if path not in found:
+                    found.append(path)
+    return found
+
+
+def _per_file(patch: str) -> list[str]:
+    """The patch cut into one piece per file (at each `diff --git` header, or a `---` header not under one)."""
+    pieces: list[list[str]] = [[]]
+    lines = patch.split("\n")
+    for i, line in enumerate(lines):
+        git = line.startswith("diff --git ")
+        plain = line.startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ ") and not (
+            pieces[-1] and pieces[-1][0].startswith("diff --git ") and not any(
+                p.startswith("@@") for p in pieces[-1]))
+        if (git or plain) and pieces[-1]:
+            pieces.append([])
+        pieces[-1].append(line)
+    return ["\n".join(p) for p in pieces if p]
 
 
 def inside_repo(path: str) -> bool:

@@ -85,6 +85,25 @@ def test_a_second_ctrl_c_stops_at_once_and_leaves_the_run_resumable(server, tmp_
     assert run_status(store) == "interrupted"
 
 
+def test_a_second_ctrl_c_while_the_store_is_busy_still_leaves_the_run_resumable(server, tmp_path):
+    """The first Ctrl-C writes the run's status, which waits while another process holds the store's lock; a
+    second Ctrl-C then must not cut the wind-down short of closing the run."""
+    store = tmp_path / "s.sqlite"
+    proc = start_hanging(server, store, concurrency=4, size=50)
+    busy = sqlite3.connect(store, isolation_level=None)
+    busy.execute("BEGIN IMMEDIATE")  # as another harness process writing to the same store would
+    try:
+        proc.send_signal(signal.SIGINT)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(1.0)
+    finally:
+        busy.execute("COMMIT")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Resume with the same command" in err, err
+    assert run_status(store) == "interrupted"
+
+
 def test_a_hanging_endpoint_is_reported_while_it_hangs(server, tmp_path, capfd, monkeypatch):
     hang(server)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0000")

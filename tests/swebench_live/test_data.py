@@ -254,6 +254,23 @@ def test_touched_files_of_renames_new_deleted_and_quoted_paths():
     assert after == ["new name.py", "made.py", "café.py"]
 
 
+
+def test_files_that_hook_the_test_runner_are_named():
+    def diff(path, body, context=""):
+        return (f"diff --git a/{path} b/{path}\n--- a/{path}\n+++ b/{path}\n@@ -1 +1,2 @@{context}\n"
+                + "".join(f"{line}\n" for line in body))
+
+    patch = (diff("src/calc.py", ["-a", "+b"]) + diff("tests/conftest.py", [" x", "+y"])
+             + diff("pyproject.toml", ["-deps = []", '+deps = ["x"]'])
+             + diff("setup.cfg", ["+addopts = -p myplugin"], context=" [tool:pytest]")
+             + diff("tox.ini", ["-envlist = py3", "+envlist = py311"])
+             + "--- a/site/evil.pth\n+++ b/site/evil.pth\n@@ -0,0 +1 @@\n+import os\n"
+             + diff("sitecustomize.py", ["+import os"]))
+    assert patches.test_runner_files(patch) == ["tests/conftest.py", "setup.cfg", "site/evil.pth",
+                                                "sitecustomize.py"]
+    assert patches.test_runner_files(diff("src/calc.py", ["-a", "+b"])) == []
+
+
 # ------------------------------------------------------------------------------ test command and results
 evaluate = module("evaluate")
 IDS_ARG = '"${HARNESS_TESTS[@]}"'

@@ -176,6 +176,20 @@ def test_patches_that_force_exit_0_without_the_fix_fail_as_disagreements(opened)
         "the tests exited 0 but 7 requested test(s) did not report"
 
 
+REPORT_ALL_PASSED = ("import pytest\n\n\n@pytest.hookimpl(hookwrapper=True)\n"
+                     "def pytest_runtest_makereport(item, call):\n    outcome = yield\n"
+                     "    outcome.get_result().outcome = 'passed'\n")
+
+
+def test_a_patch_that_hooks_the_test_runner_is_named_in_its_verdict(opened):
+    """A conftest.py that rewrites every report to passed makes pytest's own results agree with its exit 0: the
+    run cannot tell it from a fix, so the verdict names the files that could do it and the metrics count it."""
+    v = opened.grade(opened.toy.patch({"conftest.py": REPORT_ALL_PASSED}))
+    assert v.status is Status.PASS and v.details["touches_test_runner"] == ["conftest.py"]
+    gold = opened.grade(opened.toy.patch(toyrepo.FIX))
+    assert gold.status is Status.PASS and "touches_test_runner" not in gold.details
+
+
 def test_instances_that_cannot_be_graded_are_ungradable_or_infra(opened):
     gold = opened.toy.patch(toyrepo.FIX)
     v = opened.grade(gold, FAIL_TO_PASS=[], PASS_TO_PASS=[])
@@ -295,3 +309,20 @@ def test_closing_the_task_removes_the_container_of_a_grade_in_flight(opened, doc
     assert not grading.is_alive()
     assert docker_client.containers.list(all=True, filters=ours) == []
     assert verdicts[0].status is Status.INFRA and "removed" in verdicts[0].details["reason"]
+
+
+def test_a_container_made_as_the_run_ends_is_removed_at_once(toy_image, docker_client):
+    """The run closed its grades' containers while one was still being made: that one, tracked after the close,
+    is removed then and there, and its grade is infra."""
+    from harness.sandbox import ContainerLimits, InstanceSandbox
+
+    _toy, _inst, tag = toy_image
+    live = evaluate.LiveContainers()
+    live.close_all()
+    box = InstanceSandbox(tag, ContainerLimits(), user=None, read_only=False, work_dir="/testbed",
+                          kind="swe-instance")
+    ours = {"label": [f"harness.sandbox.owner_pid={os.getpid()}", "harness.sandbox.kind=swe-instance"]}
+    assert docker_client.containers.list(all=True, filters=ours) != []
+    with pytest.raises(InfraError, match="removed as it started"):
+        live.add(box)
+    assert docker_client.containers.list(all=True, filters=ours) == []

@@ -29,7 +29,7 @@ def result(iid, created_at, *verdicts):
 
 
 HAND = [  # id, created_at, verdict; validation status
-    (result("a__x-1", "2025-01-10T08:00:00Z", (PASS, {})), "ok"),
+    (result("a__x-1", "2025-01-10T08:00:00Z", (PASS, {"touches_test_runner": ["conftest.py"]})), "ok"),
     (result("a__x-2", "2025-01-20", (FAIL, {"empty_patch": True})), "ok"),
     (result("b__y-1", "2025-02-01T00:30:00+01:00", (PASS, {})), "broken"),  # 2025-01-31T23:30Z: January
     (result("b__y-2", "2025-02-15T10:00:00", (ERROR, {"reason": "patch did not apply"})), "flaky"),
@@ -60,7 +60,8 @@ def test_hand_computed_run():
     assert m.intervals["resolved_validated"] == pytest.approx(wilson_interval(2, 3))
     assert m.counts == {"instances": 6, "attempts": 6, "resolved": 3, "ungradable": 1, "validated": 3,
                         "left_out_broken": 1, "left_out_flaky": 1, "left_out_not_validated": 1,
-                        "patch_did_not_apply": 1, "timed_out": 1, "empty_patch": 1, "disagreements": 1}
+                        "patch_did_not_apply": 1, "timed_out": 1, "empty_patch": 1, "disagreements": 1,
+                        "resolved_touching_test_runner": 1}
     headline = [k for k in m.values if "[" not in k]
     assert headline == ["resolved", "resolved_validated"]  # the primary metric comes first
 
