@@ -1,5 +1,6 @@
-"""Pieces every `harness` sub-command shares, in a module of their own so that harness/plan.py and
-harness/validate.py (which harness/cli.py imports) need not import harness/cli.py back."""
+"""Pieces every `harness` sub-command shares, in a module of their own so that harness/plan.py,
+harness/validate.py and harness/site/command.py (which harness/cli.py imports) need not import harness/cli.py
+back."""
 
 from __future__ import annotations
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import queue
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -297,7 +298,10 @@ class Runner:
                 self._join(threads)
         except Exception:
             with sigint_deferred(self._hurry):
-                self.store.set_run_status(self.name, "failed")
+                try:
+                    self.store.set_run_status(self.name, "failed")
+                except sqlite3.Error as exc:  # locked past its timeout: the pools are closed all the same
+                    self._log(f"warning: could not mark the run failed ({exc})")
                 self._done.set()
                 self._close_all()
             raise
@@ -307,21 +311,25 @@ class Runner:
             with sigint_deferred(self._hurry):
                 self.summary.interrupted = True
                 self.stop.set()
-                self.store.set_run_status(self.name, "interrupted")
+                try:
+                    self.store.set_run_status(self.name, "interrupted")
+                except sqlite3.Error as exc:  # locked past its timeout: written again once the run is wound down
+                    self._log(f"warning: could not mark the run interrupted yet ({exc}); winding it down")
                 self._wind_down(stages)
         self._done.set()
         with sigint_deferred(self._hurry):
             self._close_all()
         self.summary.elapsed = time.monotonic() - started
-        if self._errors:
-            self.store.set_run_status(self.name, "failed")
-            raise self._errors[0]
-        self._finish_record()
-        status = "interrupted" if self.summary.interrupted else "complete"
-        if not self.summary.interrupted and self.summary.counts.get("infra"):
-            status = "incomplete"
-        self.store.set_run_status(self.name, status)
-        self._save_metrics()
+        with sigint_deferred(self._hurry):  # the run's last writes: a Ctrl-C now must not leave it half recorded
+            if self._errors:
+                self.store.set_run_status(self.name, "failed")
+                raise self._errors[0]
+            self._finish_record()
+            status = "interrupted" if self.summary.interrupted else "complete"
+            if not self.summary.interrupted and self.summary.counts.get("infra"):
+                status = "incomplete"
+            self.store.set_run_status(self.name, status)
+            self._save_metrics()
         return self.summary
 
     def _close_all(self) -> None:

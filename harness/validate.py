@@ -194,6 +194,7 @@ def validate(ctx, task_ref, data, split, subset, task_arg, ids, limit, since, un
             bar.update(1)
 
     interrupted = False
+    hurry = threading.Event()  # a second Ctrl-C: stop waiting for the samples in flight
     finished = threading.Event()  # waited on, not Thread.join: a join cut by Ctrl-C can leave is_alive() wrong
 
     def work() -> None:
@@ -210,7 +211,6 @@ def validate(ctx, task_ref, data, split, subset, task_arg, ids, limit, since, un
             while not finished.wait(timeout=0.2):
                 pass
         except KeyboardInterrupt:
-            hurry = threading.Event()
             with sigint_deferred(hurry):  # a second Ctrl-C cuts the grace short, never the containers' removal
                 interrupted = True
                 stop.set()
@@ -222,12 +222,13 @@ def validate(ctx, task_ref, data, split, subset, task_arg, ids, limit, since, un
     except TaskError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
-        if bar is not None:
-            bar.close()
-        try:
-            task.close()
-        finally:
-            tctx.close()
+        with sigint_deferred(hurry):  # a Ctrl-C while the task closes (removing containers) must not cut it short
+            if bar is not None:
+                bar.close()
+            try:
+                task.close()
+            finally:
+                tctx.close()
     order = {s.id: i for i, s in enumerate(samples)}
     rows = sorted(list(done), key=lambda v: order[v.sample_id])  # a sample stuck past the grace may still end
     if fmt == "json":

@@ -8,6 +8,10 @@
 #                                        sandboxes run with network "none" anyway), wait until it answers.
 #  * Anything else                    -> print what the user must do, exit 1.
 #
+# Where it may install packages (root, apt-get), it also installs Debian's docker-registry (the CNCF distribution
+# registry) if missing: the tests of pulling published images push to and pull from one they start on 127.0.0.1.
+# The package's own service is not started. Only those tests need it, so a failed install is a line, not a failure.
+#
 # Environment:
 #   HARNESS_DOCKER_LOG      dockerd log file            (default /var/log/harness-dockerd.log)
 #   HARNESS_DOCKER_TIMEOUT  seconds to wait for dockerd (default 60)
@@ -32,7 +36,36 @@ EOF
     exit 1
 }
 
+ensure_registry() {
+    command -v docker-registry >/dev/null 2>&1 && return 0
+    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+        say "docker-registry is missing: the registry pull tests skip (and fail under CI); as root on Debian:" \
+            "apt-get install -y --no-install-recommends docker-registry"
+        return 0
+    fi
+    say "installing docker-registry from the distribution (apt-get) ..."
+    local reg_log policy=/usr/sbin/policy-rc.d made_policy=""
+    reg_log="$(mktemp /tmp/ensure-docker-registry-apt.XXXXXX.log)"
+    if [ ! -e "$policy" ]; then  # keep the package from starting its service (a registry on :5000)
+        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && made_policy=1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    if apt-get install -y --no-install-recommends docker-registry >"$reg_log" 2>&1 \
+        || { apt-get update >>"$reg_log" 2>&1 \
+             && apt-get install -y --no-install-recommends docker-registry >>"$reg_log" 2>&1; }; then
+        say "docker-registry installed (its service not started)"
+        rm -f "$reg_log"
+        if command -v systemctl >/dev/null 2>&1; then systemctl disable docker-registry >/dev/null 2>&1 || true; fi
+    else
+        tail -n 5 "$reg_log" >&2
+        say "could not install docker-registry (the registry pull tests skip, and fail under CI), log: $reg_log"
+    fi
+    [ -n "$made_policy" ] && rm -f "$policy"
+    return 0
+}
+
 if engine_answers; then
+    ensure_registry
     exit 0
 fi
 
@@ -92,4 +125,5 @@ say "Docker engine answers (storage driver: ${driver:-unknown})"
 if [ "$driver" = "vfs" ]; then
     say "warning: the vfs storage driver makes each container 10-20x slower to create than overlay2"
 fi
+ensure_registry
 exit 0

@@ -297,13 +297,71 @@ def test_a_second_ctrl_c_cuts_the_wait_short(tmp_path):
     proc = _start_slow_grading(store)
     proc.send_signal(signal.SIGINT)
     # the second Ctrl-C once the first is being handled (after a fixed 0.5 s it could come before, on a loaded
-    # machine): the run is marked interrupted just before the wind-down that a second Ctrl-C cuts short; the short
-    # sleep covers the few lines between the two
+    # machine): the run is marked interrupted inside the wind-down, where a second Ctrl-C cuts the waiting short
     _wait_for_status(store, "slow", "interrupted")
-    time.sleep(0.1)
     second = time.monotonic()
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert time.monotonic() - second < 3
     assert proc.returncode == 130 and "Resume with the same command" in err and "Aborted" not in err
     assert Store(store).get_run("slow").status == "interrupted"
+
+
+class InterruptingModel(CountingModel):
+    """Answers, and presses Ctrl-C (in the main thread) at its first call; remembers being closed."""
+
+    def __init__(self):
+        super().__init__()
+        self.closed = False
+
+    def generate(self, requests):
+        if not self.calls:
+            import _thread
+
+            _thread.interrupt_main()
+        return super().generate(requests)
+
+    def close(self):
+        self.closed = True
+
+
+class LockedOnce(Store):
+    """A store whose first write of the run status `status` finds the lock held past its timeout (another
+    process writing for over 30 s)."""
+
+    def __init__(self, path, status: str):
+        super().__init__(path)
+        self.status, self.refused = status, 0
+
+    def set_run_status(self, name, status):
+        if status == self.status and not self.refused:
+            self.refused += 1
+            raise sqlite3.OperationalError("database is locked")
+        super().set_run_status(name, status)
+
+
+def test_ctrl_c_while_the_store_is_locked_past_its_timeout_still_winds_the_run_down(tmp_path):
+    store = LockedOnce(tmp_path / "s.sqlite", "interrupted")
+    model = InterruptingModel()
+    try:
+        summary = run_direct(store, model, "locked")
+    except KeyboardInterrupt:  # never let it reach pytest
+        pytest.fail("the Ctrl-C escaped the run")
+    assert summary.interrupted and store.refused == 1
+    assert model.closed  # the run was closed: its pools and containers too
+    assert store.get_run("locked").status == "interrupted"  # written once the run was wound down
+
+
+def test_a_run_that_fails_while_the_store_is_locked_is_closed_and_raises_its_own_error(tmp_path, monkeypatch):
+    from harness.task import TaskError
+
+    def cannot_open(self, ctx):
+        raise TaskError("the image cannot be built")
+
+    monkeypatch.setattr(type(get_task(ECHO)), "open", cannot_open)
+    store = LockedOnce(tmp_path / "s.sqlite", "failed")
+    model = InterruptingModel()
+    model.calls = 1  # no Ctrl-C from this one
+    with pytest.raises(TaskError, match="the image cannot be built"):
+        run_direct(store, model, "locked")
+    assert store.refused == 1 and model.closed

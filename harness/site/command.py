@@ -6,15 +6,10 @@ from pathlib import Path
 
 import click
 
+from ..cli_options import opt
 from ..store import default_path
 from .build import DEFAULT_TITLE, SiteOptions, build_site
 from .store_view import SiteError
-
-
-def _opt(*decls, env: str, **kwargs):
-    """An option that can also come from the environment variable `env` (as harness.cli's `opt`; defined here so
-    that harness.cli can import this module at any point without an import cycle)."""
-    return click.option(*decls, envvar=env, show_envvar=True, **kwargs)
 
 
 def _primary(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -28,17 +23,17 @@ def _primary(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 @click.command("site")
-@_opt("--out", "-o", env="HARNESS_SITE_OUT", required=True, type=click.Path(file_okay=False, path_type=Path),
-      help="Folder to build the site in (new, empty, or an earlier build: only what changed is written).")
+@opt("--out", "-o", env="HARNESS_SITE_OUT", required=True, type=click.Path(file_okay=False, path_type=Path),
+     help="Folder to build the site in (new, empty, or an earlier build: only what changed is written).")
 @click.option("--store", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The store to read (default: harness's --store, which is $HARNESS_STORE or .harness/store.sqlite).")
-@_opt("--models", "models_file", env="HARNESS_SITE_MODELS", type=click.Path(dir_okay=False, path_type=Path),
-      help='JSON facts about models, keyed by model spec: {"openai:gpt-4o": {"label": "GPT-4o", "organisation": '
-           '"OpenAI", "training_cutoff": "2023-10"}} (for names and the contamination view).')
-@_opt("--primary", env="HARNESS_SITE_PRIMARY", multiple=True, metavar="TASK=METRIC",
-      help="Rank TASK's benchmarks by METRIC (repeatable; default: the task's first metric with an interval).")
-@_opt("--title", env="HARNESS_SITE_TITLE", default=DEFAULT_TITLE, show_default=True, help="The site's title.")
-@_opt("--rebuild", env="HARNESS_SITE_REBUILD", is_flag=True, help="Write every page, even those that did not change.")
+@opt("--models", "models_file", env="HARNESS_SITE_MODELS", type=click.Path(dir_okay=False, path_type=Path),
+     help='JSON facts about models, keyed by model spec: {"openai:gpt-4o": {"label": "GPT-4o", "organisation": '
+          '"OpenAI", "training_cutoff": "2023-10"}} (for names and the contamination view).')
+@opt("--primary", env="HARNESS_SITE_PRIMARY", multiple=True, metavar="TASK=METRIC",
+     help="Rank TASK's benchmarks by METRIC (repeatable; default: the task's first metric with an interval).")
+@opt("--title", env="HARNESS_SITE_TITLE", default=DEFAULT_TITLE, show_default=True, help="The site's title.")
+@opt("--rebuild", env="HARNESS_SITE_REBUILD", is_flag=True, help="Write every page, even those that did not change.")
 @click.pass_context
 def site(ctx: click.Context, out: Path, store: Path | None, models_file: Path | None, primary: tuple[str, ...],
          title: str, rebuild: bool) -> None:

@@ -21,8 +21,10 @@ FAIL_TO_PASS and PASS_TO_PASS. The exit code is the verdict:
 
 Per-test results (junit XML, else pytest's -rA lines) are kept in the verdict, and `disagreement` says when they
 contradict the exit code. The tests run in one process with the patched code, so a patch can hook the runner
-itself (a conftest.py that reports every test passed): `touches_test_runner` names the files of the patch that
-can (conftest.py, pytest.ini, .pth, site customisation, pytest settings), and reports count the resolved ones. Options (-T): ids, repo (filters), test_timeout, and the image options of images.py.
+itself (a conftest.py that reports every test passed): `touches_test_runner` names the files of the patch made
+for that (conftest.py, pytest's configuration, .pth, site customisation), and reports count the resolved ones.
+It is a flag for the obvious cases, not a proof: any module the tests import runs in that process too.
+Options (-T): ids, repo (filters), test_timeout, and the image options of images.py.
 """
 
 from __future__ import annotations

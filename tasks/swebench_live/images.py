@@ -8,7 +8,9 @@ An instance grades in the first of these that can be had:
      see `Recipe`; a recipe's test command goes with its image), tagged `harness-swe-<instance key>:<recipe
      hash>`: the repository at base_commit as a one-commit git repository at /testbed, Python requirements from
      wheels downloaded on the host and installed with no network, on the `sandboxes/swe/` base image;
-  3. its published image, `published_name(instance_id)`, when present or pullable (`-T pull=auto`).
+  3. its published image, `published_name(instance_id)`, when present or pullable (`-T pull=auto`); with
+     `-T registry=HOST[:PORT][/PREFIX]` (a mirror of the published images, for a cluster without Docker Hub) it is
+     looked up and pulled as `<registry>/<namespace>/sweb.eval.x86_64.<key>:latest` instead.
 
 Otherwise the instance is "missing", with what the user can do.  Instance images are big, so a disk budget
 (`-T disk_budget_gb=N`) removes the least recently used of ours (images labelled `harness.swe.instance=1`, and
@@ -72,15 +74,40 @@ def instance_key(instance_id: str) -> str:
     return instance_id.replace("__", "_1776_").lower()
 
 
-def published_name(instance_id: str, namespace: str = PUBLISHED_NAMESPACE) -> str:
-    """SWE-bench-Live's image of an instance on Docker Hub (namespace "swebench": the original SWE-bench's)."""
-    return f"{namespace}/sweb.eval.x86_64.{instance_key(instance_id)}:latest"
+def published_name(instance_id: str, namespace: str = PUBLISHED_NAMESPACE, *, registry: str = "") -> str:
+    """SWE-bench-Live's image of an instance on Docker Hub (namespace "swebench": the original SWE-bench's), or on
+    the mirror `registry` (HOST[:PORT][/PREFIX], see check_registry) under the same namespace and name."""
+    name = f"{namespace}/sweb.eval.x86_64.{instance_key(instance_id)}:latest"
+    return f"{registry}/{name}" if registry else name
 
 
-def _published_name_of(inst: Any) -> str:
+def _published_name_of(inst: Any, registry: str = "") -> str:
     """An instance of the classic SWE-bench schema (it has an environment_setup_commit) is in its namespace."""
     classic = "environment_setup_commit" in (getattr(inst, "extra", None) or {})
-    return published_name(inst.instance_id, CLASSIC_NAMESPACE if classic else PUBLISHED_NAMESPACE)
+    return published_name(inst.instance_id, CLASSIC_NAMESPACE if classic else PUBLISHED_NAMESPACE, registry=registry)
+
+
+# Docker's reference grammar: a host (a name, an IPv4 address) with an optional port, then lowercase path parts
+_REGISTRY = re.compile(r"(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?P<port>:[0-9]+)?"
+                       r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*")
+
+
+def check_registry(value: str) -> str:
+    """A registry mirror as Docker reads the first part of an image name: HOST[:PORT][/PREFIX] (a trailing "/"
+    dropped), or TaskError in one line.  A host without a "." or a port (but localhost) is refused: Docker would
+    take it for a namespace on Docker Hub."""
+    value = value.rstrip("/")
+    if "://" in value:
+        raise TaskError(f"-T registry={value}: expected HOST[:PORT][/PREFIX] without a scheme (Docker uses HTTPS, or "
+                        f"plain HTTP for the engine's insecure registries, 127.0.0.0/8 by default)")
+    m = _REGISTRY.fullmatch(value)
+    if not m:
+        raise TaskError(f"-T registry={value!r}: expected HOST[:PORT][/PREFIX] (e.g. registry.example.com:5000/"
+                        f"mirror): no spaces, a lowercase prefix")
+    if "." not in m["host"] and not m["port"] and m["host"] != "localhost":
+        raise TaskError(f"-T registry={value}: Docker would read {m['host']!r} as a namespace on Docker Hub; give "
+                        f"the registry's full host name or its port ({m['host']}:5000)")
+    return value
 
 
 def _local_repo_name(instance_id: str) -> str:
@@ -547,16 +574,20 @@ class Images:
     """Finds, pulls, builds and (under a disk budget) removes the images instances grade in.
 
     `mapping`: instance id -> image (a local name mapping); `recipes_dir` / `repos_dir`: where recipes and their
-    relative sources are; `registry`: pull where a registry answers (False: never); `disk_budget_bytes`: keep
-    our instance images within it, removing the least recently used first."""
+    relative sources are; `pull`: pull where a registry answers (False: never); `registry`: a mirror
+    (HOST[:PORT][/PREFIX]) that published images are looked up and pulled from instead of Docker Hub (names
+    the mapping or the data give stay as they are); `disk_budget_bytes`: keep our instance images within it,
+    removing the least recently used first."""
 
     def __init__(self, *, mapping: Mapping[str, str] | None = None, recipes_dir: Path | None = None,
-                 repos_dir: Path | None = None, registry: bool = True, disk_budget_bytes: int | None = None,
-                 log: Log = _stderr_log, client: Any = None, uses: UseLog | None = None):
+                 repos_dir: Path | None = None, pull: bool = True, registry: str = "",
+                 disk_budget_bytes: int | None = None, log: Log = _stderr_log, client: Any = None,
+                 uses: UseLog | None = None):
         self.mapping = dict(mapping or {})
         self.recipes_dir = Path(recipes_dir) if recipes_dir else RECIPES_DIR
         self.repos_dir = Path(repos_dir) if repos_dir else None
-        self.registry = registry and os.environ.get("HARNESS_IMAGES_OFFLINE") != "1"
+        self.pull = pull and os.environ.get("HARNESS_IMAGES_OFFLINE") != "1"
+        self.registry = check_registry(registry) if registry else ""
         self.budget = disk_budget_bytes
         self.log = log
         self._client = client
@@ -581,7 +612,7 @@ class Images:
             return self._present_or_pulled(iid, named) or ImagePlan(
                 iid, named, "missing", "missing", None,
                 f"{iid} is to grade in {named}, which is not present here and {self._no_pull(named)}")
-        published = _published_name_of(inst)
+        published = _published_name_of(inst, self.registry)
         try:  # a recipe goes with its own test command, so where there is one its image is the one
             recipe = self.recipe(inst)
         except TaskError as exc:
@@ -602,7 +633,7 @@ class Images:
         return None
 
     def _no_pull(self, name: str) -> str:
-        if not self.registry:
+        if not self.pull:
             return "pulls are off (-T pull=never)"
         return self._registry_down or f"the registry does not have {name}"
 
@@ -626,8 +657,10 @@ class Images:
         import docker
         import docker.errors
 
-        if not self.registry or self._registry_down:
+        if not self.pull or self._registry_down:
             return False
+        mirror = self.registry and name.startswith(self.registry + "/")
+        at = f" at {self.registry.split('/')[0]} (-T registry)" if mirror else ""
         if name not in self._published:
             try:
                 # a client of its own, so that a registry that does not answer costs seconds, not minutes
@@ -638,10 +671,10 @@ class Images:
                 if exc.status_code in (401, 403, 404) or "manifest unknown" in text or "not found" in text.lower():
                     self._published[name] = False
                 else:
-                    self._registry_down = f"no registry answers ({(exc.explanation or text)[:200]})"
+                    self._registry_down = f"no registry answers{at} ({(exc.explanation or text)[:200]})"
                     return False
             except Exception as exc:  # noqa: BLE001 - a timeout or a refused connection: no registry
-                self._registry_down = f"no registry answers ({type(exc).__name__}: {str(exc)[:120]})"
+                self._registry_down = f"no registry answers{at} ({type(exc).__name__}: {str(exc)[:120]})"
                 return False
         return self._published[name]
 
@@ -792,13 +825,16 @@ IMAGE_OPTIONS = (
                identity=False),
     TaskOption("pull", str, "auto", "pull published images where a registry answers (never: do not try)",
                choices=("auto", "never"), identity=False),
+    TaskOption("registry", str, "", "a mirror of the published images, HOST[:PORT][/PREFIX]: look them up and pull "
+               "them as <registry>/starryzhang/sweb.eval.x86_64.<key>:latest (default: Docker Hub)", identity=False),
     TaskOption("disk_budget_gb", float, 0.0, "keep instance images within this many GB, removing the least "
                "recently used first (0: no budget)", identity=False),
 )
 
 
 def images_from_args(args: Mapping[str, Any], *, log: Log = _stderr_log) -> Images:
-    """An Images of the task options of IMAGE_OPTIONS (-T image_map=, repos_dir=, pull=, disk_budget_gb=)."""
+    """An Images of the task options of IMAGE_OPTIONS (-T image_map=, recipes_dir=, repos_dir=, pull=, registry=,
+    disk_budget_gb=)."""
     mapping: dict[str, str] = {}
     if args.get("image_map"):
         path = Path(args["image_map"]).expanduser()
@@ -816,7 +852,7 @@ def images_from_args(args: Mapping[str, Any], *, log: Log = _stderr_log) -> Imag
     if folder["recipes_dir"] is not None and not folder["recipes_dir"].is_dir():
         raise TaskError(f"-T recipes_dir={folder['recipes_dir']}: no such folder")
     return Images(mapping=mapping, recipes_dir=folder["recipes_dir"], repos_dir=folder["repos_dir"],
-                  registry=args.get("pull", "auto") != "never",
+                  pull=args.get("pull", "auto") != "never", registry=args.get("registry") or "",
                   disk_budget_bytes=int(budget * 1e9) if budget else None, log=log)
 
 

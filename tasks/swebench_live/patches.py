@@ -99,21 +99,27 @@ def all_touched(patch: str) -> list[str]:
 
 # Files that change how the test runner itself behaves: a patch that touches one can decide its own verdict
 # (a conftest.py hook that reports every test passed, a .pth file run at interpreter start).
-RUNNER_FILES = ("conftest.py", "pytest.ini", "pytest.py", "sitecustomize.py", "usercustomize.py")
+RUNNER_FILES = ("conftest.py", "pytest.ini", ".pytest.ini", "pytest.toml", ".pytest.toml", "pytest.py",
+                "sitecustomize.py", "usercustomize.py")
 RUNNER_CONFIG = ("pyproject.toml", "setup.cfg", "tox.ini")  # where the change or its context mentions pytest
+# pytest's own settings, named by a line of the change or its context: git's hunk headers never show an
+# INI/TOML section, so `+addopts = -p plugin` far below `[tool:pytest]` says pytest nowhere else
+_PYTEST_SETTING = re.compile(r"^[ +-]\s*(addopts|pythonpath|testpaths|python_files|python_classes|python_functions|"
+                             r"norecursedirs|required_plugins|usefixtures|filterwarnings|xfail_strict)\s*[=:]")
 
 
 def test_runner_files(patch: str) -> list[str]:
-    """The files of `patch` that configure or hook into the test runner: conftest.py, pytest.ini, a pytest.py that
-    `python -m pytest` would import, site or user customisation, .pth files, and pyproject.toml / setup.cfg / tox.ini where the change (its lines, its context,
-    its hunk headers) mentions pytest."""
+    """The files of `patch` that configure or hook into the test runner: conftest.py, pytest's own configuration
+    files, a pytest.py that `python -m pytest` would import, site or user customisation, .pth files, and
+    pyproject.toml / setup.cfg / tox.ini where the change (its lines, its context, its hunk headers) mentions
+    pytest or sets one of pytest's settings."""
     found: list[str] = []
     for chunk in _per_file(patch):
+        body = [ln for ln in chunk.split("\n") if not ln.startswith(("diff --git ", "+++ ", "--- "))]
         for path in all_touched(chunk):
             name = posixpath.basename(path)
-            body = [ln for ln in chunk.split("\n") if not ln.startswith(("diff --git ", "+++ ", "--- "))]
             if name in RUNNER_FILES or name.endswith(".pth") or (
-                    name in RUNNER_CONFIG and any("pytest" in ln for ln in body)):
+                    name in RUNNER_CONFIG and any("pytest" in ln or _PYTEST_SETTING.match(ln) for ln in body)):
                 if path not in found:
                     found.append(path)
     return found

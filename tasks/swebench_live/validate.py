@@ -133,9 +133,10 @@ def status_of(result: SampleResult, *, store: ValidationStore | None = None) -> 
 
 # ------------------------------------------------------------------------------------------------ checking
 def check_instance(inst: Instance, image: str, *, repeats: int, timeout_s: float,
-                   stop: threading.Event | None = None) -> dict[str, Any]:
+                   stop: threading.Event | None = None, live: Any = None) -> dict[str, Any]:
     """Validate one instance in `image` (steps 1-3 above); the record to store (without its fingerprint).
-    Raises Interrupted when `stop` is set between two runs, InfraError when Docker or the image fails."""
+    Raises Interrupted when `stop` is set between two runs, InfraError when Docker or the image fails. `live`
+    (evaluate.LiveContainers): where its containers are tracked, so that closing the task removes them."""
     from .evaluate import run_instance
 
     stop = stop or threading.Event()
@@ -145,7 +146,8 @@ def check_instance(inst: Instance, image: str, *, repeats: int, timeout_s: float
     def one(patch_name: str, tests: Sequence[str] | None) -> Outcome:
         if stop.is_set():
             raise Interrupted()  # nothing of this instance is stored
-        return run_instance(image, inst, inst.patch if patch_name == "gold" else "", tests=tests, timeout_s=timeout_s)
+        return run_instance(image, inst, inst.patch if patch_name == "gold" else "", tests=tests, timeout_s=timeout_s,
+                            live=live)
 
     record: dict[str, Any] = {"instance_id": inst.instance_id, "content_sha256": content_sha256(inst),
                               "image": image, "repeats": repeats, "derived": not inst.fail_to_pass,
@@ -305,7 +307,7 @@ def validate_sample(task: Any, sample: Sample, *, repeats: int, fresh: bool,
         with images.use(inst) as image:
             fingerprint = images.plan(inst).fingerprint  # once it is here: a pulled image's is its id, as later
             record = check_instance(inst, image, repeats=repeats, timeout_s=float(task._arg("test_timeout")),
-                                    stop=stop)
+                                    stop=stop, live=task.live)
         record["fingerprint"] = fingerprint
     store.put(inst, record)  # again when stored: it becomes the latest
     return Validation(sample.id, record["status"], record["reason"], facts(record), stored=stored,

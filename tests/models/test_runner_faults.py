@@ -75,10 +75,8 @@ def test_a_second_ctrl_c_stops_at_once_and_leaves_the_run_resumable(server, tmp_
     proc = start_hanging(server, store, concurrency=4, size=50)
     proc.send_signal(signal.SIGINT)
     # The second Ctrl-C must come once the first is being handled (a fixed 0.3 s was not always enough on a loaded
-    # machine): the runner marks the run interrupted just before its wind-down, where a Ctrl-C cuts the waiting
-    # short; the short sleep covers the few lines between the two.
+    # machine): the runner marks the run interrupted inside its wind-down, where a Ctrl-C cuts the waiting short.
     wait_for(lambda: run_status(store) == "interrupted")
-    time.sleep(0.1)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130 and "Resume with the same command" in err

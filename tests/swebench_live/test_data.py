@@ -254,7 +254,6 @@ def test_touched_files_of_renames_new_deleted_and_quoted_paths():
     assert after == ["new name.py", "made.py", "café.py"]
 
 
-
 def test_files_that_hook_the_test_runner_are_named():
     def diff(path, body, context=""):
         return (f"diff --git a/{path} b/{path}\n--- a/{path}\n+++ b/{path}\n@@ -1 +1,2 @@{context}\n"
@@ -269,6 +268,20 @@ def test_files_that_hook_the_test_runner_are_named():
     assert patches.test_runner_files(patch) == ["tests/conftest.py", "setup.cfg", "site/evil.pth",
                                                 "sitecustomize.py"]
     assert patches.test_runner_files(diff("src/calc.py", ["-a", "+b"])) == []
+
+
+def test_pytest_settings_far_below_their_section_and_plain_diffs_are_told_apart():
+    # as git writes it: a hunk header never shows an INI/TOML section, so nothing here says "pytest"
+    far = ("diff --git a/setup.cfg b/setup.cfg\nindex 1468751..7a3d0bf 100644\n--- a/setup.cfg\n+++ b/setup.cfg\n"
+           "@@ -9,3 +9,4 @@ x3 = 3\n x4 = 4\n x5 = 5\n x6 = 6\n+addopts = -p evil\n"
+           "diff --git a/pyproject.toml b/pyproject.toml\n--- a/pyproject.toml\n+++ b/pyproject.toml\n"
+           "@@ -8,3 +8,4 @@ x2 = 2\n x3 = 3\n+filterwarnings = [\"ignore\"]\n")
+    assert patches.test_runner_files(far) == ["setup.cfg", "pyproject.toml"]
+    # a plain diff of several files: each file's own lines decide (tox.ini's context names pytest, not setup.cfg's)
+    plain = ("--- a/setup.cfg\n+++ b/setup.cfg\n@@ -1 +1 @@\n-version = 1\n+version = 2\n"
+             "--- a/tox.ini\n+++ b/tox.ini\n@@ -1,2 +1,2 @@\n [pytest]\n-x = 1\n+x = 2\n"
+             "--- /dev/null\n+++ b/.pytest.ini\n@@ -0,0 +1 @@\n+[pytest]\n")
+    assert patches.test_runner_files(plain) == ["tox.ini", ".pytest.ini"]
 
 
 # ------------------------------------------------------------------------------ test command and results

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -18,6 +19,8 @@ import pytest
 
 from harness.sandbox.images import list_images
 from harness.task import TaskError
+
+from tests.conftest import write_jsonl
 
 from .conftest import module
 
@@ -103,7 +106,7 @@ def test_classic_swebench_instances_have_their_own_namespace(shared_data):
     data = module("data")
     classic = data.parse_row(json.loads((shared_data / "swebench" / "swebench_instances.jsonl").read_text()
                                         .splitlines()[0]), "swebench_instances.jsonl, row 1")
-    plan = images.Images(registry=False, recipes_dir=shared_data).plan(classic)
+    plan = images.Images(pull=False, recipes_dir=shared_data).plan(classic)
     assert plan.tag == f"swebench/sweb.eval.x86_64.{images.instance_key(classic.instance_id)}:latest"
     assert plan.how == "missing"
 
@@ -140,7 +143,7 @@ def test_build_from_a_clone_holds_base_commit_only_and_its_fingerprint_is_stable
     (tmp_path / "recipes" / "toy__clone-1.json").write_text(json.dumps(
         {"instance_id": "toy__clone-1", "source": str(clone), "base_commit": base,
          "requirements": ["iniconfig==2.0.0"]}))
-    imgs = images.Images(recipes_dir=tmp_path / "recipes", registry=False,
+    imgs = images.Images(recipes_dir=tmp_path / "recipes", pull=False,
                          uses=images.UseLog(tmp_path / "uses.sqlite"), log=lambda m: None)
     before = imgs.plan(inst("toy__clone-1"))
     assert before.how == "build" and before.tag == images.recipe_tag(recipe)
@@ -272,6 +275,93 @@ def test_an_unreachable_registry_is_a_clear_missing_reason_not_a_hang(tmp_path, 
         imgs.ensure(inst("harness__nonexistent-0"))
 
 
+# ------------------------------------------------------------------------------------------ registry mirror
+def test_a_registry_mirror_names_the_published_images_and_bad_values_are_one_line(cli):
+    mirrored = images.images_from_args({"registry": "mirror.example.com:5000/hub/"})
+    assert mirrored.registry == "mirror.example.com:5000/hub"
+    assert images.published_name("amoffat__sh-744", registry=mirrored.registry) == \
+        "mirror.example.com:5000/hub/starryzhang/sweb.eval.x86_64.amoffat_1776_sh-744:latest"
+    assert images.images_from_args({}).registry == ""  # Docker Hub, as without the option
+    for bad, why in [("http://mirror.example.com", "without a scheme"), ("mirror.example.com /hub", "no spaces"),
+                     ("mirror", "namespace on Docker Hub")]:
+        with pytest.raises(TaskError) as err:
+            images.images_from_args({"registry": bad})
+        assert str(err.value).startswith("-T registry=") and why in str(err.value) and "\n" not in str(err.value)
+    toy_data = REPO_ROOT / "tasks" / "swebench_live" / "fixtures" / "toy" / "instances.jsonl"
+    refused = cli("plan", "--task", "swebench-live", "--data", str(toy_data), "-T", "registry=http://127.0.0.1:5000",
+                  ok=False)
+    assert refused.exit_code == 1 and "-T registry=http://127.0.0.1:5000: expected HOST[:PORT]" in refused.output
+
+
+@pytest.fixture(scope="module")
+def mirror(registry, toy_image, docker_client):
+    """(the registry, the toy instance, its published name on the registry): the toy image pushed there under
+    that name, and the name's tag removed here (its layers stay, under the toy image's own tag), so that getting
+    it is a pull.  The tag is removed again at the end."""
+    _toy, inst, tag = toy_image
+    name = images.published_name(inst.instance_id, registry=registry)
+    repo, _, version = name.rpartition(":")
+    docker_client.images.get(tag).tag(repo, version)
+    try:
+        errors = [c["error"] for c in docker_client.api.push(repo, version, stream=True, decode=True) if "error" in c]
+        assert not errors, errors
+        docker_client.images.remove(name)
+        yield registry, inst, name
+    finally:
+        if images._find_image(docker_client, name) is not None:
+            docker_client.images.remove(name)
+
+
+@pytest.mark.docker
+def test_published_images_pull_from_a_registry_mirror(mirror, toy_image, tmp_path, docker_client):
+    registry, toy, name = mirror  # toy: the toy instance
+    (tmp_path / "recipes").mkdir()  # no recipe: the toy instance has one in the task's recipes/
+    uses = images.UseLog(tmp_path / "uses.sqlite")
+    imgs = images.Images(registry=registry, recipes_dir=tmp_path / "recipes", uses=uses, log=lambda m: None)
+    assert images._find_image(docker_client, name) is None
+    before = imgs.plan(toy)
+    assert (before.how, before.tag, before.fingerprint) == ("pull", name, f"pull:{name}")
+    assert imgs.ensure(toy) == name
+    pulled = images._find_image(docker_client, name)
+    assert pulled is not None and pulled.id == docker_client.images.get(toy_image[2]).id  # what was pushed
+    assert uses.rows()[name][1] is True and name in imgs.ours()  # pulled by us: the disk budget may remove it
+    after = imgs.plan(toy)
+    assert (after.how, after.fingerprint) == ("local", pulled.id)
+
+    absent = imgs.plan(inst("toy__absent-1"))
+    lacking = images.published_name("toy__absent-1", registry=registry)
+    assert (absent.how, absent.tag) == ("missing", lacking)
+    assert f"the registry does not have {lacking}" in absent.reason
+    with socket.socket() as s:  # a port nothing listens on: the mirror is down, said in one line
+        s.bind(("127.0.0.1", 0))
+        down = f"127.0.0.1:{s.getsockname()[1]}"
+    gone = images.Images(registry=down, recipes_dir=tmp_path / "recipes", uses=uses, log=lambda m: None)
+    assert f"no registry answers at {down} (-T registry)" in gone.plan(inst("toy__absent-1")).reason
+    docker_client.images.remove(name)
+
+
+@pytest.mark.docker
+def test_harness_run_pulls_from_a_registry_mirror(mirror, toy_image, cli, tmp_path, docker_client, monkeypatch):
+    """The whole flow through the CLI: `harness plan` names the mirrored image, `harness run` pulls it and grades."""
+    registry, _inst, name = mirror
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))  # the run's use log is this test's
+    if images._find_image(docker_client, name) is not None:
+        docker_client.images.remove(name)
+    (tmp_path / "recipes").mkdir()
+    data = write_jsonl(tmp_path / "toy.jsonl", [toy_image[0].instance()])
+    common = ["--task", "swebench-live", "--data", str(data), "-T", f"registry={registry}",
+              "-T", f"recipes_dir={tmp_path / 'recipes'}"]
+    planned = json.loads(cli("plan", *common, "--format", "json").stdout)
+    assert [(r["how"], r["tag"]) for r in planned["rows"]] == [("pull", name)]
+    cli("run", *common, "-T", "test_timeout=60", "--model", "oracle", "--run-name", "mirrored")
+    report = cli.report("mirrored")
+    assert report["counts"]["pass"] == 1 and report["metrics"]["resolved"] == 1.0
+    assert images._find_image(docker_client, name) is not None  # the run pulled it
+    assert images.UseLog(tmp_path / "cache" / "swe-images.sqlite").rows()[name][1] is True
+    assert not docker_client.containers.list(all=True, filters={"ancestor": name})
+    docker_client.images.remove(name)
+
+
 # -------------------------------------------------------------------------------------------- disk budget
 def test_least_recently_used_images_go_first_and_images_in_use_stay(tmp_path, docker_client, built):
     """Four toy images of about 4 MB each (random bytes: they do not compress) under a budget of about two."""
@@ -282,13 +372,13 @@ def test_least_recently_used_images_go_first_and_images_in_use_stay(tmp_path, do
             {"instance_id": f"toy__{name}-1", "source": str(clone), "base_commit": base}))
     uses = images.UseLog(tmp_path / "uses.sqlite")
     log: list[str] = []
-    probe = images.Images(recipes_dir=tmp_path / "recipes", registry=False, uses=uses, log=log.append)
+    probe = images.Images(recipes_dir=tmp_path / "recipes", pull=False, uses=uses, log=log.append)
     tags = {n: probe.plan(inst(f"toy__{n}-1")).tag for n in "abcde"}
     built.extend(tags.values())
     probe.ensure(inst("toy__a-1"))
     size = probe.plan(inst("toy__a-1")).size_bytes
     assert 3_500_000 < size < 8_000_000
-    imgs = images.Images(recipes_dir=tmp_path / "recipes", registry=False, uses=uses, log=log.append,
+    imgs = images.Images(recipes_dir=tmp_path / "recipes", pull=False, uses=uses, log=log.append,
                          disk_budget_bytes=int(2.5 * size))
 
     def present() -> set[str]:

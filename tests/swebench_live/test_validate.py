@@ -293,6 +293,62 @@ def test_ctrl_c_reports_what_finished_even_when_a_sample_in_flight_does_not_stop
     assert report["interrupted"] and [v["reason"] for v in report["validations"]] == ["first"]
 
 
+TWICE_TASK = '''\
+import _thread
+import os
+import time
+from pathlib import Path
+
+from harness.validate import Validation
+from tests.fixtures.echo_task import EchoTask
+
+
+class TwiceInterrupted(EchoTask):
+    name = "echo-twice-interrupted"
+
+    def validate(self, sample, *, repeats, fresh, stop):
+        if sample.id == "n00000":
+            return Validation(sample.id, "ok", "first")
+        time.sleep(0.5)
+        _thread.interrupt_main()  # Ctrl-C while this sample is in flight
+        stop.wait(30)  # the command is handling it: in its grace period
+        _thread.interrupt_main()  # a second Ctrl-C
+        time.sleep(20)  # and this sample never stops by itself
+        return Validation(sample.id, "ok", "late")
+
+    def close(self):
+        _thread.interrupt_main()  # another Ctrl-C while the task closes (removes its containers)
+        time.sleep(0.2)
+        Path(os.environ["TWICE_CLOSED"]).write_text("closed")
+        super().close()
+
+
+TASK = TwiceInterrupted(Path(__file__).parent)
+'''
+
+
+def test_a_second_ctrl_c_cuts_the_grace_short_and_one_while_closing_does_not_cut_the_close(cli, tmp_path,
+                                                                                             monkeypatch):
+    import harness.validate
+
+    folder = tmp_path / "twice_task"
+    folder.mkdir()
+    (folder / "__init__.py").write_text(TWICE_TASK)
+    (folder / "prompt.jinja").write_text("{{ x }}\n")
+    closed = tmp_path / "closed"
+    monkeypatch.setenv("ECHO_TASK_SIZE", "2")
+    monkeypatch.setenv("TWICE_CLOSED", str(closed))
+    monkeypatch.setattr(harness.validate, "STOP_GRACE_S", 60.0)
+    started = time.monotonic()
+    result = cli("validate", "--task", str(folder), "--grade-workers", "1", "--format", "json", ok=False)
+    assert time.monotonic() - started < 30  # not the 60 s grace
+    assert result.exit_code == 130, result.output
+    assert closed.read_text() == "closed"  # the task's close ran to its end
+    report = json.loads(result.stdout)
+    assert report["interrupted"] and [v["reason"] for v in report["validations"]] == ["first"]
+    assert "Interrupted: what finished is stored" in result.stderr
+
+
 def test_an_instance_without_an_image_is_infra_not_stored_and_the_window_chooses_instances(cli, tmp_path, toy):
     repo, _ = toy
     data, args = data_and_args(tmp_path, repo, "harness-swe-not-here:nope", list(rows(repo)))
