@@ -13,9 +13,9 @@ import json
 
 import click
 
+from .cli_options import pairs, sample_options
 from .registry import get_task
-from .cli_options import opt, pairs
-from .selection import check_selection, select_samples, window_options
+from .selection import check_selection, select_samples
 from .task import LoadOptions, TaskError
 
 
@@ -51,14 +51,7 @@ def as_table(plan: dict) -> str:
 
 
 @click.command("plan")
-@opt("--task", "-t", "task_ref", env="HARNESS_TASK", required=True,
-      help="Task name (see `harness list`), an installed plug-in, or a task folder's path.")
-@opt("--data", env="HARNESS_DATA", help="Local data file or folder, or hf:<repo id>[@revision].")
-@opt("--split", env="HARNESS_SPLIT", help="Task split or variant (default: the task's own).")
-@opt("--subset", env="HARNESS_SUBSET", help="A named small subset of the task.")
-@opt("--limit", env="HARNESS_LIMIT", type=click.IntRange(min=1), help="Only the first N samples.")
-@opt("--task-arg", "-T", env="HARNESS_TASK_ARG", multiple=True, help="Task option KEY=VALUE (repeatable).")
-@window_options
+@sample_options
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def plan(task_ref, data, split, subset, limit, task_arg, since, until, fmt) -> None:
     """Say what a run of TASK will pull or build (per sample image), the disk it needs, and whether that fits

@@ -42,7 +42,7 @@ from .provenance import git_revision
 from .store import ResultWrite, RunRow, Store
 from .registry import check_task_name
 from .runlock import RunLock
-from .selection import check_window, describe_window, select_samples
+from .selection import checked_window, describe_window, select_samples
 from .task import LoadOptions, Task, TaskError
 from .types import Answer, GenParams, Prompt, Request, Response, Sample, Status, Verdict, stable_hash
 
@@ -179,10 +179,7 @@ def _window(options: LoadOptions) -> dict[str, str | None] | None:
     """The created-at window of --since/--until (canonical bounds), or None."""
     if options.since is None and options.until is None:
         return None
-    try:
-        since, until = check_window(options.since, options.until)
-    except ValueError as exc:
-        raise TaskError(str(exc)) from None
+    since, until = checked_window(options)
     return {"since": since, "until": until}
 
 

@@ -93,16 +93,21 @@ def as_instant(raw: object) -> dt.datetime:
     return _start(parse_bound(str(raw)))
 
 
+def checked_window(opts: LoadOptions) -> tuple[str | None, str | None]:
+    """The options' created-at window in canonical form (check_window); TaskError names a bad bound."""
+    try:
+        return check_window(opts.since, opts.until)
+    except ValueError as exc:
+        raise TaskError(str(exc)) from None
+
+
 def check_selection(task: Task, opts: LoadOptions) -> None:
     """TaskError, before anything is loaded, for a split or subset the task does not have or a bad window."""
     task.split_or_default(opts.split)
     if opts.subset and opts.subset not in task.subsets:
         have = ", ".join(f"{k} ({v} samples)" for k, v in task.subsets.items()) or "none"
         raise TaskError(f"task {task.name!r} has no subset {opts.subset!r}; its subsets: {have}")
-    try:
-        check_window(opts.since, opts.until)
-    except ValueError as exc:
-        raise TaskError(str(exc)) from None
+    checked_window(opts)
 
 
 def select_samples(task: Task, opts: LoadOptions) -> Iterator[Sample]:

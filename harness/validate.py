@@ -6,8 +6,8 @@ FAIL_TO_PASS / PASS_TO_PASS lists are derived where the data has none. The task 
 derived cache, harness/derived.py), where its samples and metrics find it; an instance found stored is not run
 again (`--fresh` runs it again). A task without the hook has nothing to validate.
 
-Samples are chosen as `harness run` chooses them (harness/selection.py: --since/--until, --subset, --limit) and `--ids`
-keeps only those named. `--grade-workers` samples are validated at once. Ctrl-C stops: what is finished is
+Samples are chosen as `harness run` chooses them (harness/selection.py: --since/--until, --subset, --limit)
+and `--ids` keeps only those named. `--grade-workers` samples are validated at once. Ctrl-C stops: what is finished is
 already stored, the containers of the samples in flight are removed, and the same command resumes (exit 130).
 The table (or `--format json`) goes to standard output, progress and totals to standard error; the exit code is
 0 when every sample was validated (whatever it was found to be), 3 when some could not be (infra), 1 on bad
@@ -27,11 +27,11 @@ from typing import Any, Callable
 
 import click
 
+from .cli_options import opt, pairs, sample_options
 from .context import TaskContext
 from .registry import get_task
 from .runner import sigint_deferred
-from .cli_options import opt, pairs
-from .selection import check_selection, select_samples, window_options
+from .selection import check_selection, select_samples
 from .task import LoadOptions, Task, TaskError
 from .types import Sample
 
@@ -144,16 +144,8 @@ def totals_line(rows: list[Validation], of: int) -> str:
 
 # ------------------------------------------------------------------------------------------------ command
 @click.command("validate")
-@opt("--task", "-t", "task_ref", env="HARNESS_TASK", required=True,
-     help="Task name, an installed plug-in, or a task folder's path.")
-@opt("--data", env="HARNESS_DATA", help="Local data file or folder, or hf:<repo id>.")
-@opt("--split", env="HARNESS_SPLIT", help="Task split (default: the task's own).")
-@opt("--subset", env="HARNESS_SUBSET", help="A named small subset of the task, as for `harness run`.")
-@opt("--task-arg", "-T", env="HARNESS_TASK_ARG", multiple=True,
-     help="Task option KEY=VALUE (repeatable), as for `harness run`.")
+@sample_options
 @click.option("--ids", help="Only these sample ids (comma-separated).")
-@opt("--limit", env="HARNESS_LIMIT", type=click.IntRange(min=1), help="Only the first N samples.")
-@window_options
 @opt("--repeats", env="HARNESS_VALIDATE_REPEATS", type=click.IntRange(min=1), default=3, show_default=True,
      help="Runs of each reference check (flaky tests show as differing runs).")
 @opt("--grade-workers", env="HARNESS_GRADE_WORKERS", type=click.IntRange(min=1), default=2, show_default=True,
